@@ -1,0 +1,9 @@
+"""`apilink users ...` commands."""
+
+from __future__ import annotations
+
+import typer
+
+__all__ = ["app"]
+
+app = typer.Typer(help="users commands.", no_args_is_help=True)

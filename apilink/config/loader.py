@@ -1,0 +1,196 @@
+"""Read a sync config from YAML: safe parsing, ``${VAR}`` expansion, clear errors."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from apilink.config.models import SyncConfig
+from apilink.errors import ConfigError
+
+__all__ = ["expand_env", "load_config", "parse_config"]
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_env(data: Any, env: Mapping[str, str] | None = None, *, path: str = "") -> Any:
+    """Replace ``${VAR}`` (or ``${VAR:-default}``) in every string of ``data``.
+
+    Raises:
+        ValueError: naming the variable and the key path where it is undefined.
+    """
+    environ = os.environ if env is None else env
+    if isinstance(data, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in environ:
+                return environ[name]
+            if default is not None:
+                return default
+            where = f" (at `{path}`)" if path else ""
+            raise ValueError(f"environment variable {name} is not set{where}")
+
+        return _VAR.sub(substitute, data)
+    if isinstance(data, dict):
+        return {k: expand_env(v, environ, path=_join(path, k)) for k, v in data.items()}
+    if isinstance(data, list):
+        return [expand_env(v, environ, path=_join(path, i)) for i, v in enumerate(data)]
+    return data
+
+
+def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> SyncConfig:
+    """Load and validate the sync config at ``path``.
+
+    Raises:
+        ConfigError: one paragraph naming the file, the key paths and what is valid.
+    """
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: no such config file", source=str(file)) from None
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read ({exc.strerror})", source=str(file)) from None
+    return parse_config(text, source=str(file), env=env)
+
+
+def parse_config(
+    text: str, *, source: str = "<string>", env: Mapping[str, str] | None = None
+) -> SyncConfig:
+    """Validate YAML text into a :class:`SyncConfig` (see :func:`load_config`)."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {_yaml_problem(exc)}", source=source) from None
+    if not isinstance(raw, dict):
+        kind = type(raw).__name__ if raw is not None else "an empty document"
+        raise ConfigError(
+            f"{source}: a sync config is a mapping with `source`, `target` and `mapping`; "
+            f"got {kind}",
+            source=source,
+        )
+    try:
+        expanded = expand_env(raw, env)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {exc}", source=source, problems=[str(exc)]) from None
+    try:
+        return SyncConfig.model_validate(expanded)
+    except ValidationError as exc:
+        problems = describe_errors(exc, SyncConfig)
+        listed = "; ".join(problems)
+        raise ConfigError(f"{source}: invalid config: {listed}", source=source, problems=problems) from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if isinstance(exc, yaml.constructor.ConstructorError):
+        problem = f"{problem} (tags that build Python objects are never loaded)"
+    if mark is not None:
+        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    return str(problem)
+
+
+def _join(path: str, key: Any) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else str(key)
+
+
+def describe_errors(exc: ValidationError, model: type[BaseModel]) -> list[str]:
+    """One line per problem, naming the key path; input values are never repeated."""
+    lines: list[str] = []
+    for error in exc.errors(include_input=False, include_url=False):
+        loc, fields = _walk(model, list(error["loc"]))
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            hint = f"; valid keys here: {', '.join(fields)}" if fields else ""
+            lines.append(f"unknown key `{where}`{hint}")
+        elif kind == "missing":
+            lines.append(f"`{where}` is required")
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            lines.append(f"`{where}`: {message}" if where else message)
+    return lines
+
+
+def _walk(model: type[BaseModel], loc: list[Any]) -> tuple[list[Any], list[str]]:
+    """Follow a pydantic error location through the models.
+
+    Returns the location as the user wrote it (union tags and validator names dropped) and the
+    valid keys of the model that holds the last step.
+    """
+    shown: list[Any] = []
+    current: Any = model
+    parent_keys: list[str] = []
+    for part in loc:
+        if isinstance(part, str) and "[" in part:  # "function-after[...]" and the like
+            continue
+        members = _union_members(current)
+        if members and isinstance(part, str):
+            chosen = next((m for m in members if part in _tags(m)), None)
+            if chosen is not None:
+                current = chosen
+                continue
+            current = members[0]
+        if isinstance(part, int):
+            current = _container_item(current)
+            shown.append(part)
+            continue
+        if not _is_model(current) and _is_model(_container_item(current)):
+            current = _container_item(current)
+        if _is_model(current):
+            parent_keys = _keys(current)
+            info = current.model_fields.get(part)
+            current = info.annotation if info is not None else None
+        else:
+            current = _container_item(current)
+        shown.append(part)
+    return shown, parent_keys
+
+
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, BaseModel)
+
+
+def _keys(model: type[BaseModel]) -> list[str]:
+    return sorted(
+        alias if isinstance(alias := info.validation_alias, str) else (info.alias or name)
+        for name, info in model.model_fields.items()
+    )
+
+
+def _union_members(tp: Any) -> list[type[BaseModel]]:
+    if get_origin(tp) is Annotated:
+        return _union_members(get_args(tp)[0])
+    args = [a for a in get_args(tp) if a is not type(None)]
+    if len(args) == 1:
+        return _union_members(args[0])
+    return [a for a in args if _is_model(a)]
+
+
+def _tags(model: type[BaseModel]) -> set[str]:
+    for key in ("type", "method"):
+        info = model.model_fields.get(key)
+        if info is not None:
+            return {str(v) for v in get_args(info.annotation)}
+    return set()
+
+
+def _container_item(tp: Any) -> Any:
+    if get_origin(tp) is Annotated:
+        return _container_item(get_args(tp)[0])
+    args = [a for a in get_args(tp) if a is not type(None)]
+    if get_origin(tp) in (list, dict) and args:
+        return args[-1]
+    if len(args) == 1:
+        return _container_item(args[0]) if get_args(args[0]) else args[0]
+    return None

@@ -1,0 +1,270 @@
+"""The sync config as validated models.
+
+The keys of the upstream APILinker guide are accepted as written there; what apilink adds
+(pagination styles, batch loads, credential stores, incremental state) are extra keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+
+from apilink.config.auth import AuthConfig
+from apilink.config.credentials import CredentialStoreConfig
+from apilink.mapping.paths import parse_path
+from apilink.mapping.transformers import resolve_transformer
+from apilink.pagination import PaginatorOptions, parse_pagination
+
+__all__ = [
+    "ConnectionConfig",
+    "EndpointConfig",
+    "FieldMapping",
+    "IncrementalConfig",
+    "LoggingConfig",
+    "MappingConfig",
+    "RetryConfig",
+    "SecurityConfig",
+    "SyncConfig",
+    "TimeoutConfig",
+    "UserConfig",
+    "ValidationRules",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RetryConfig(_Model):
+    """How often and how patiently a failed request is tried again."""
+
+    max_attempts: int = Field(3, ge=1, le=50)
+    backoff_factor: float = Field(0.5, ge=0, le=60)
+    max_backoff: float = Field(30.0, gt=0)
+    retry_on_status: list[int] = Field(default_factory=lambda: [408, 429, 500, 502, 503, 504])
+    max_retry_after: float = Field(60.0, ge=0, description="Cap on a server's Retry-After.")
+
+
+class TimeoutConfig(_Model):
+    """Seconds for each phase of a request; ``timeout: 30`` sets them all."""
+
+    connect: float = Field(10.0, gt=0)
+    read: float = Field(30.0, gt=0)
+    write: float = Field(30.0, gt=0)
+    pool: float = Field(30.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_number(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return {"connect": value, "read": value, "write": value, "pool": value}
+        return value
+
+
+class EndpointConfig(_Model):
+    """One path of an API, as a source (read) or a target (write)."""
+
+    path: str
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
+    params: dict[str, Any] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)
+    pagination: PaginatorOptions | None = None
+    records_path: str | None = Field(
+        None,
+        validation_alias="response_path",
+        description="Where the records sit in a response body (``data.items``); the body itself "
+        "when it is a list.",
+    )
+    batch: bool = False
+    batch_size: int = Field(100, ge=1, le=100_000)
+    idempotency_key: str | None = Field(
+        None, description="Record field whose value identifies it at the target."
+    )
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("pagination", mode="before")
+    @classmethod
+    def _pagination(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return parse_pagination(value)
+        return value
+
+    @property
+    def data_path(self) -> str | None:
+        """The records path, from the endpoint or its pagination section."""
+        if self.records_path is not None:
+            return self.records_path
+        return self.pagination.data_path if self.pagination is not None else None
+
+
+class ConnectionConfig(_Model):
+    """A source or target API."""
+
+    type: Literal["rest"] = "rest"
+    base_url: str
+    auth: AuthConfig | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: TimeoutConfig | None = None
+    retry: RetryConfig | None = None
+    endpoints: dict[str, EndpointConfig] = Field(default_factory=dict)
+    verify: bool | str = Field(True, description="TLS verification; a path names a CA bundle.")
+    allow_insecure_http: bool = False
+    max_concurrency: int = Field(8, ge=1, le=256)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with https:// (or http:// for loopback)")
+        return value.rstrip("/")
+
+
+class FieldMapping(_Model):
+    """One target field: from a source path, a constant ``value``, or a ``default``."""
+
+    source: str | None = None
+    target: str
+    transform: list[str] = Field(default_factory=list)
+    default: Any = None
+    value: Any = None
+
+    @field_validator("transform", mode="before")
+    @classmethod
+    def _transform_list(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return [value]
+        return value
+
+    @field_validator("transform")
+    @classmethod
+    def _known_transformers(cls, names: list[str]) -> list[str]:
+        for name in names:
+            resolve_transformer(name)
+        return names
+
+    @field_validator("source", "target")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_path(value)
+        return value
+
+    @model_validator(mode="after")
+    def _has_origin(self) -> FieldMapping:
+        if self.source is None and self.value is None and self.default is None:
+            raise ValueError("a field needs `source`, `value` or `default`")
+        return self
+
+
+class ValidationRules(_Model):
+    """Rules every record must meet before it is mapped; failing rows are quarantined."""
+
+    required_fields: list[str] = Field(default_factory=list)
+    email_fields: list[str] = Field(default_factory=list)
+    max_invalid_ratio: float | None = Field(None, ge=0, le=1)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.required_fields or self.email_fields)
+
+
+class MappingConfig(_Model):
+    """Records of one source endpoint, reshaped for one target endpoint."""
+
+    source: str
+    target: str
+    fields: list[FieldMapping] = Field(default_factory=list)
+    validation: ValidationRules = Field(default_factory=ValidationRules)
+
+
+class LoggingConfig(_Model):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    file: str | None = None
+    security_audit: bool = False
+    audit_file: str | None = Field(
+        None, description="Where audit lines go; defaults to `file`, or apilink_audit.log."
+    )
+    filter_fields: list[str] = Field(
+        default_factory=lambda: ["password", "token", "secret", "api_key", "authorization"]
+    )
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class UserConfig(_Model):
+    username: str
+    role: str
+    api_key: SecretStr | None = None
+
+
+class SecurityConfig(_Model):
+    """The guide's ``security`` / ``security_config`` section."""
+
+    enable_access_control: bool = False
+    users: list[UserConfig] = Field(default_factory=list)
+    users_file: str | None = None
+    master_password: SecretStr | None = None
+    credential_storage_path: str | None = None
+
+
+class IncrementalConfig(_Model):
+    """Fetch only what changed since the last acknowledged record."""
+
+    cursor_field: str
+    param: str
+    initial_value: Any = None
+    lag: float = 0
+
+
+class SyncConfig(_Model):
+    """A whole sync: where records come from, where they go, and how they are checked."""
+
+    name: str = "sync"
+    source: ConnectionConfig
+    target: ConnectionConfig
+    mapping: list[MappingConfig] = Field(min_length=1)
+    timeout: TimeoutConfig | None = None
+    retry: RetryConfig | None = None
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
+    credentials: CredentialStoreConfig | None = None
+    incremental: IncrementalConfig | None = None
+    chunk_size: int = Field(5_000, ge=1, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _endpoints_exist(self) -> SyncConfig:
+        for side, names in (("source", self.source.endpoints), ("target", self.target.endpoints)):
+            for rule in self.mapping:
+                name = getattr(rule, side)
+                if name not in names:
+                    valid = ", ".join(sorted(names)) or "(none defined)"
+                    raise ValueError(
+                        f"mapping names {side} endpoint {name!r}, which `{side}.endpoints` "
+                        f"does not define; defined: {valid}"
+                    )
+        return self
+
+    def timeout_for(self, connection: ConnectionConfig) -> TimeoutConfig:
+        return connection.timeout or self.timeout or TimeoutConfig()
+
+    def retry_for(self, connection: ConnectionConfig) -> RetryConfig:
+        return connection.retry or self.retry or RetryConfig()

@@ -1,0 +1,180 @@
+"""Every error apilink raises, as one hierarchy.
+
+```
+ApilinkError
+├── ConfigError                 a sync config that cannot be used (names key path and file)
+├── CredentialError             a credential that cannot be read or written
+│   ├── CredentialNotFound
+│   ├── CredentialExpired
+│   ├── DecryptionError         wrong password or a changed byte: one opaque error
+│   ├── CredentialFileError     a credential file that is not ours, or a refused header
+│   └── VaultError              HashiCorp Vault / OpenBao
+│       ├── VaultSealed
+│       ├── VaultForbidden
+│       ├── VaultPathNotFound
+│       └── VaultUnreachable
+├── AuthError                   a token that cannot be acquired or applied
+│   ├── TokenResponseError      a token endpoint answered with something that is not a token
+│   └── ReauthorizationRequired a refresh token was refused: a person must log in again
+├── AccessDenied                RBAC refused a permission
+├── TransportError              an HTTP exchange that failed for good
+│   ├── InsecureTransport       http:// to a host that is not loopback
+│   ├── HTTPStatusError         a status that retries did not cure
+│   └── PaginationError         a paginator that would loop or read nonsense
+├── ValidationFailed            more invalid rows than `max_invalid_ratio` allows
+└── AuditTampered               `apilink audit verify` found an edited, deleted or moved line
+```
+
+Messages never contain a secret value: they name the key, the endpoint or the store path.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AccessDenied",
+    "ApilinkError",
+    "AuditTampered",
+    "AuthError",
+    "ConfigError",
+    "CredentialError",
+    "CredentialExpired",
+    "CredentialFileError",
+    "CredentialNotFound",
+    "DecryptionError",
+    "HTTPStatusError",
+    "InsecureTransport",
+    "PaginationError",
+    "ReauthorizationRequired",
+    "TokenResponseError",
+    "TransportError",
+    "ValidationFailed",
+    "VaultError",
+    "VaultForbidden",
+    "VaultPathNotFound",
+    "VaultSealed",
+    "VaultUnreachable",
+]
+
+
+class ApilinkError(Exception):
+    """Base class of every error apilink raises on purpose."""
+
+
+class ConfigError(ApilinkError):
+    """A sync config that cannot be used.
+
+    Attributes:
+        source: the file (or ``"<string>"``) the config came from.
+        problems: one line per problem, each naming the key path.
+    """
+
+    def __init__(self, message: str, *, source: str = "<config>", problems: list[str] | None = None):
+        self.source = source
+        self.problems = problems or []
+        super().__init__(message)
+
+
+class CredentialError(ApilinkError):
+    """A credential that cannot be read or written."""
+
+
+class CredentialNotFound(CredentialError):
+    """No credential is stored under the name asked for."""
+
+
+class CredentialExpired(CredentialError):
+    """The credential's ``expires_at`` is in the past."""
+
+
+class DecryptionError(CredentialError):
+    """The credential file could not be decrypted: wrong password, or the file was changed."""
+
+
+class CredentialFileError(CredentialError):
+    """The file is not an apilink credential file, or its header is refused."""
+
+
+class VaultError(CredentialError):
+    """HashiCorp Vault or OpenBao refused or failed a request."""
+
+
+class VaultSealed(VaultError):
+    """The server is sealed (HTTP 503); unseal it, then run again."""
+
+
+class VaultForbidden(VaultError):
+    """The token's policies do not allow the path (HTTP 403)."""
+
+
+class VaultPathNotFound(VaultError):
+    """Nothing is stored at the path (HTTP 404)."""
+
+
+class VaultUnreachable(VaultError):
+    """The server could not be reached."""
+
+
+class AuthError(ApilinkError):
+    """A token could not be acquired or applied."""
+
+
+class TokenResponseError(AuthError):
+    """The token endpoint answered with something that is not a usable token.
+
+    The body is never included: it may hold a partial secret.
+    """
+
+
+class ReauthorizationRequired(AuthError):
+    """The refresh token was refused (``invalid_grant``); authorize again."""
+
+
+class AccessDenied(ApilinkError):
+    """The caller's role lacks the permission asked for."""
+
+    def __init__(self, message: str, *, principal: str | None = None, permission: str = ""):
+        self.principal = principal
+        self.permission = permission
+        super().__init__(message)
+
+
+class TransportError(ApilinkError):
+    """An HTTP exchange that failed for good (after any retries)."""
+
+
+class InsecureTransport(TransportError):
+    """Plain ``http://`` to a host that is not loopback, without ``allow_insecure_http``."""
+
+
+class HTTPStatusError(TransportError):
+    """A response status that retries did not cure.
+
+    Attributes:
+        status_code: the last status received.
+        url: the request URL with secret query parameters masked.
+    """
+
+    def __init__(self, message: str, *, status_code: int, url: str):
+        self.status_code = status_code
+        self.url = url
+        super().__init__(message)
+
+
+class PaginationError(TransportError):
+    """A paginator that would loop (a repeated cursor or URL) or cannot read the page."""
+
+
+class ValidationFailed(ApilinkError):
+    """More rows failed validation than ``max_invalid_ratio`` allows."""
+
+
+class AuditTampered(ApilinkError):
+    """The audit chain is broken.
+
+    Attributes:
+        line: the 1-based number of the first line that does not verify.
+    """
+
+    def __init__(self, message: str, *, line: int):
+        self.line = line
+        super().__init__(message)
