@@ -1,0 +1,64 @@
+"""Run flows from the CLI: the api_sync flow, and the demo around it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import tempfile
+from typing import Any
+
+__all__ = ["run_demo", "run_sync_flow"]
+
+
+def quiet_prefect() -> None:
+    """No telemetry from a local Prefect (the machine may have no network at all)."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+
+def run_sync_flow(**parameters: Any) -> tuple[dict[str, Any] | None, BaseException | None]:
+    """Run ``api_sync`` in this process; returns its summary and the error that ended it."""
+    quiet_prefect()
+    from flows.api_sync import SyncIncomplete, api_sync
+
+    state = asyncio.run(api_sync(**parameters, return_state=True))  # type: ignore[call-overload]
+    try:
+        result = state.result(raise_on_failure=True)
+    except SyncIncomplete as exc:
+        return exc.summary.to_dict(), exc
+    except Exception as exc:  # the flow's own error, already logged by Prefect
+        return None, exc
+    return dict(result), None
+
+
+def run_demo(records: int) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
+    """Serve the demo APIs, sync them, and return (summary, what the target got, bad rows)."""
+    from apilink.demo import (
+        TargetInbox,
+        demo_config_path,
+        demo_users,
+        make_source_app,
+        make_target_app,
+        serve,
+    )
+
+    users = demo_users(records)
+    bad = sum(1 for u in users if "@" not in u["email"])
+    inbox = TargetInbox()
+    token = secrets.token_urlsafe(24)
+    with tempfile.TemporaryDirectory(prefix="apilink-demo-") as home:
+        if "PREFECT_API_URL" not in os.environ:
+            os.environ.setdefault("PREFECT_HOME", home)
+        with (
+            serve(make_source_app(users, token=token)) as source_url,
+            serve(make_target_app(inbox)) as target_url,
+        ):
+            os.environ.update(
+                DEMO_SOURCE_URL=source_url, DEMO_TARGET_URL=target_url, DEMO_SOURCE_TOKEN=token
+            )
+            summary, error = run_sync_flow(config_path=demo_config_path())
+            if error is not None:
+                raise error
+            assert summary is not None
+    return summary, inbox.records, bad
