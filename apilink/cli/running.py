@@ -22,7 +22,7 @@ def run_sync_flow(**parameters: Any) -> tuple[dict[str, Any] | None, BaseExcepti
     quiet_prefect()
     from flows.api_sync import SyncIncomplete, api_sync
 
-    state = asyncio.run(api_sync(**parameters, return_state=True))  # type: ignore[call-overload]
+    state: Any = asyncio.run(_run(api_sync, parameters))
     try:
         result = state.result(raise_on_failure=True)
     except SyncIncomplete as exc:
@@ -30,6 +30,10 @@ def run_sync_flow(**parameters: Any) -> tuple[dict[str, Any] | None, BaseExcepti
     except Exception as exc:  # the flow's own error, already logged by Prefect
         return None, exc
     return dict(result), None
+
+
+async def _run(flow: Any, parameters: dict[str, Any]) -> Any:
+    return await flow(**parameters, return_state=True)
 
 
 def run_demo(records: int) -> tuple[dict[str, Any], list[dict[str, Any]], int]:

@@ -68,7 +68,8 @@ def parse_config(
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {_yaml_problem(exc)}", source=source) from None
+        message = f"{source}: not valid YAML: {_yaml_problem(exc)}"
+        raise ConfigError(message, source=source) from None
     if not isinstance(raw, dict):
         kind = type(raw).__name__ if raw is not None else "an empty document"
         raise ConfigError(
@@ -85,7 +86,8 @@ def parse_config(
     except ValidationError as exc:
         problems = describe_errors(exc, SyncConfig)
         listed = "; ".join(problems)
-        raise ConfigError(f"{source}: invalid config: {listed}", source=source, problems=problems) from None
+        message = f"{source}: invalid config: {listed}"
+        raise ConfigError(message, source=source, problems=problems) from None
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
