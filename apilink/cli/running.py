@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 import tempfile
@@ -17,10 +18,30 @@ def quiet_prefect() -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 
+class _NoTracebackForExpectedErrors(logging.Filter):
+    """On the console, an apilink error is its message; the traceback stays in the Prefect UI."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from apilink.errors import ApilinkError
+
+        if record.exc_info and isinstance(record.exc_info[1], ApilinkError):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def _console_without_tracebacks() -> None:
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _NoTracebackForExpectedErrors) for f in handler.filters):
+            handler.addFilter(_NoTracebackForExpectedErrors())
+
+
 def run_sync_flow(**parameters: Any) -> tuple[dict[str, Any] | None, BaseException | None]:
     """Run ``api_sync`` in this process; returns its summary and the error that ended it."""
     quiet_prefect()
     from flows.api_sync import SyncIncomplete, api_sync
+
+    _console_without_tracebacks()
 
     state: Any = asyncio.run(_run(api_sync, parameters))
     try:
