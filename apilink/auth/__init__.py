@@ -1,22 +1,64 @@
-"""Auth strategies as ``httpx.Auth`` flows, built from a config's ``auth`` section."""
+"""Auth strategies as ``httpx.Auth`` flows, built from a config's ``auth`` section.
+
+``build_auth`` picks the strategy by the section's ``type``:
+
+```
+api_key                              ApiKeyAuth        header or query parameter
+bearer                               BearerAuth
+basic                                BasicAuth
+oauth2, oauth2_client_credentials    ClientCredentialsAuth
+oauth2_pkce, oauth2_device_flow      StoredTokenAuth   tokens put in the store by a login
+```
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import httpx
 
+from apilink.auth.oauth import ClientCredentialsAuth, OAuth2TokenAuth, StoredTokenAuth
 from apilink.auth.static import ApiKeyAuth, BasicAuth, BearerAuth
+from apilink.auth.token import OAuthToken, TokenEndpointError
 from apilink.config.auth import (
     ApiKeyAuthConfig,
     AuthConfig,
     BasicAuthConfig,
     BearerAuthConfig,
+    OAuth2ClientCredentialsConfig,
+    OAuth2DeviceFlowConfig,
+    OAuth2PKCEConfig,
 )
+from apilink.credentials.base import CredentialStore
 
-__all__ = ["ApiKeyAuth", "BasicAuth", "BearerAuth", "build_auth"]
+__all__ = [
+    "ApiKeyAuth",
+    "BasicAuth",
+    "BearerAuth",
+    "ClientCredentialsAuth",
+    "OAuth2TokenAuth",
+    "OAuthToken",
+    "StoredTokenAuth",
+    "TokenEndpointError",
+    "build_auth",
+]
 
 
-def build_auth(config: AuthConfig | None) -> httpx.Auth | None:
-    """The ``httpx.Auth`` that applies ``config`` to each request (``None`` for no auth)."""
+def build_auth(
+    config: AuthConfig | None,
+    *,
+    token_store: CredentialStore | None = None,
+    clock: Callable[[], float] = time.time,
+) -> httpx.Auth | None:
+    """The ``httpx.Auth`` that applies ``config`` to each request (``None`` for no auth).
+
+    Args:
+        config: a validated ``auth`` section.
+        token_store: where OAuth tokens live under ``storage_key``; PKCE and device-flow
+            tokens are read from it, and every new or rotated token is written back.
+        clock: Unix seconds now, for token expiry.
+    """
     if config is None:
         return None
     if isinstance(config, ApiKeyAuthConfig):
@@ -25,4 +67,8 @@ def build_auth(config: AuthConfig | None) -> httpx.Auth | None:
         return BearerAuth(config)
     if isinstance(config, BasicAuthConfig):
         return BasicAuth(config)
-    raise NotImplementedError(f"auth type {config.type!r} is not supported yet")
+    if isinstance(config, OAuth2ClientCredentialsConfig):
+        return ClientCredentialsAuth(config, token_store=token_store, clock=clock)
+    if isinstance(config, OAuth2PKCEConfig | OAuth2DeviceFlowConfig):
+        return StoredTokenAuth(config, token_store=token_store, clock=clock)
+    raise NotImplementedError(f"auth type {config.type!r} is not supported")

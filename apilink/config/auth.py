@@ -58,6 +58,10 @@ class _OAuth2Base(_AuthBase):
     )
     extra_token_params: dict[str, str] = Field(default_factory=dict)
     refresh_leeway: float = Field(60.0, ge=0, description="Refresh this many seconds early.")
+    token_endpoint_auth_method: Literal["client_secret_post", "client_secret_basic"] = Field(
+        "client_secret_post",
+        description="How a client secret reaches the token endpoint (unused without a secret).",
+    )
 
 
 class OAuth2ClientCredentialsConfig(_OAuth2Base):
@@ -65,9 +69,6 @@ class OAuth2ClientCredentialsConfig(_OAuth2Base):
 
     type: Literal["oauth2", "oauth2_client_credentials"]
     client_secret: SecretStr
-    token_endpoint_auth_method: Literal["client_secret_post", "client_secret_basic"] = (
-        "client_secret_post"
-    )
 
 
 class OAuth2PKCEConfig(_OAuth2Base):
