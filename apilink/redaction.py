@@ -1,0 +1,293 @@
+"""Keep secrets out of logs: known secret values and ``filter_fields`` are masked wherever
+they appear in a message, its arguments, a traceback or a URL.
+
+Typical use, once per run::
+
+    handle = install_redaction(secret_values(config), config.logging.filter_fields)
+    try:
+        ...
+    finally:
+        handle.remove()
+
+The filter sits on *handlers*, not loggers: a logger's filters only see records created on that
+very logger, while a handler sees everything propagated to it, from every child logger.
+Secrets shorter than four characters are not masked in free text (they would blank out
+ordinary words); fields named like secrets are masked whatever their length.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import traceback
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
+
+from pydantic import BaseModel, SecretBytes, SecretStr
+
+__all__ = [
+    "DEFAULT_FILTER_FIELDS",
+    "MASK",
+    "RedactingFilter",
+    "RedactionHandle",
+    "Redactor",
+    "install_redaction",
+    "open_log_file",
+    "sanitize_url",
+    "secret_values",
+]
+
+MASK = "**********"
+DEFAULT_FILTER_FIELDS: tuple[str, ...] = (
+    "password",
+    "token",
+    "secret",
+    "api_key",
+    "apikey",
+    "authorization",
+)
+_SECRET_PARAM_WORDS = (*DEFAULT_FILTER_FIELDS, "key", "sig", "signature", "code", "credential")
+_MIN_SECRET_LEN = 4
+_URL = re.compile(r"""https?://[^\s"'<>]+""")
+_AUTH_HEADER = re.compile(
+    r"""(?i)((?:proxy-)?authorization["']?\s*[:=]\s*["']?)"""
+    r"""(?:(?:bearer|basic|token|digest|apikey)\s+)?[^\s"',}\]]+"""
+)
+
+
+def secret_values(obj: Any) -> set[str]:
+    """Every ``SecretStr``/``SecretBytes`` value inside ``obj`` (models, dicts, lists, tuples)."""
+    found: set[str] = set()
+    _collect(obj, found, set())
+    return {value for value in found if value}
+
+
+def _collect(obj: Any, found: set[str], seen: set[int]) -> None:
+    if isinstance(obj, SecretStr):
+        found.add(obj.get_secret_value())
+    elif isinstance(obj, SecretBytes):
+        found.add(obj.get_secret_value().decode("utf-8", "replace"))
+    elif isinstance(obj, BaseModel | Mapping | list | tuple | set | frozenset):
+        if id(obj) in seen:
+            return
+        seen.add(id(obj))
+        if isinstance(obj, BaseModel):
+            items: Iterable[Any] = (getattr(obj, name) for name in type(obj).model_fields)
+        elif isinstance(obj, Mapping):
+            items = obj.values()
+        else:
+            items = obj
+        for item in items:
+            _collect(item, found, seen)
+
+
+def _secret_name(name: str, words: Iterable[str]) -> bool:
+    lowered = name.lower().replace("-", "_")
+    return any(word in lowered for word in words)
+
+
+def sanitize_url(url: str, filter_fields: Iterable[str] = ()) -> str:
+    """``url`` with a password in its userinfo and secret-named query values masked.
+
+    A query parameter counts as secret when its name contains ``key``, ``token``, ``secret``,
+    ``password``, ``sig``, ``code``, ``credential`` or one of ``filter_fields``.
+    """
+    words = (*_SECRET_PARAM_WORDS, *(f.lower() for f in filter_fields))
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:{MASK}@{hostport}" if ":" in userinfo else f"{MASK}@{hostport}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        masked = [(k, MASK if _secret_name(k, words) else v) for k, v in pairs]
+        query = urlencode(masked, safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+@dataclass
+class Redactor:
+    """Masks known secret values and ``filter_fields`` in text and in data.
+
+    Args:
+        secrets: values to mask wherever they appear (also URL-encoded).
+        filter_fields: field names whose values are masked (``password=...``,
+            ``"token": "..."``, ``'secret': ...``); a name matches when it contains one.
+    """
+
+    secrets: set[str] = field(default_factory=set)
+    filter_fields: tuple[str, ...] = DEFAULT_FILTER_FIELDS
+    _patterns: list[re.Pattern[str]] = field(default_factory=list, init=False, repr=False)
+    _needles: list[str] = field(default_factory=list, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.secrets = set(self.secrets)
+        self.filter_fields = tuple(f.lower() for f in self.filter_fields if f)
+        self._compile()
+
+    def __repr__(self) -> str:
+        return f"Redactor(secrets=<{len(self.secrets)} values>, filter_fields={self.filter_fields})"
+
+    def add_secrets(self, values: Iterable[str]) -> None:
+        """Mask ``values`` from now on too."""
+        self.secrets |= {value for value in values if value}
+        self._compile()
+
+    def _compile(self) -> None:
+        needles: set[str] = set()
+        for value in self.secrets:
+            if len(value) >= _MIN_SECRET_LEN:
+                needles |= {value, quote(value, safe=""), quote_plus(value, safe="")}
+        self._needles = sorted(needles, key=len, reverse=True)
+        self._patterns = []
+        if self.filter_fields:
+            names = "|".join(re.escape(word) for word in self.filter_fields)
+            key = rf"[\w.-]*(?:{names})[\w.-]*"
+            # "key": "value" / 'key': 'value' / "key": 123  (JSON and Python reprs)
+            self._patterns.append(
+                re.compile(
+                    rf"""(?i)(["']{key}["']\s*:\s*)(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^,}}\]\s]+)"""
+                )
+            )
+            # key=value, key: value
+            self._patterns.append(
+                re.compile(rf"""(?i)(\b{key}\s*[=:]\s*)(?!\*{{10}})[^\s&,;'"}}\]]+""")
+            )
+
+    def text(self, text: str) -> str:
+        """``text`` with every secret, secret field value, auth header and URL secret masked."""
+        if not text:
+            return text
+        text = _URL.sub(lambda m: sanitize_url(m.group(0), self.filter_fields), text)
+        text = _AUTH_HEADER.sub(lambda m: m.group(1) + MASK, text)
+        for pattern in self._patterns:
+            text = pattern.sub(_keep_quotes, text)
+        for needle in self._needles:
+            text = text.replace(needle, MASK)
+        return text
+
+    def data(self, obj: Any) -> Any:
+        """A copy of ``obj`` (JSON-like data) with secrets and secret-named fields masked."""
+        if isinstance(obj, SecretStr | SecretBytes):
+            return MASK
+        if isinstance(obj, Mapping):
+            return {
+                str(k): MASK if _secret_name(str(k), self.filter_fields) else self.data(v)
+                for k, v in obj.items()
+            }
+        if isinstance(obj, list | tuple | set | frozenset):
+            return [self.data(item) for item in obj]
+        if isinstance(obj, str):
+            return self.text(obj)
+        if obj is None or isinstance(obj, bool | int | float):
+            return obj
+        return self.text(str(obj))
+
+
+def _keep_quotes(match: re.Match[str]) -> str:
+    prefix = match.group(1)
+    value = match.group(0)[len(prefix) :]
+    quote_char = value[0] if value[:1] in {'"', "'"} else ""
+    return f"{prefix}{quote_char}{MASK}{quote_char}"
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that rewrites each record so no secret leaves through any handler.
+
+    The message is formatted with its arguments and masked (``args`` become empty); an
+    exception is formatted and masked into ``exc_text`` (``exc_info`` is dropped so no
+    formatter renders the raw traceback again); ``stack_info`` is masked too.
+    """
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "_apilink_redacted", False):
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: keep the pieces, masked
+            message = f"{record.msg!s} {record.args!r}"
+        record.msg = self.redactor.text(message)
+        record.args = None
+        if record.exc_info and record.exc_info[0] is not None:
+            text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+            record.exc_text = self.redactor.text(text)
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = self.redactor.text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redactor.text(record.stack_info)
+        record._apilink_redacted = True
+        return True
+
+
+@dataclass
+class RedactionHandle:
+    """What :func:`install_redaction` attached; :meth:`remove` detaches it all."""
+
+    filter: RedactingFilter
+    handlers: list[logging.Handler] = field(default_factory=list)
+
+    def remove(self) -> None:
+        """Take the filter off every handler it was put on."""
+        for handler in self.handlers:
+            handler.removeFilter(self.filter)
+        self.handlers.clear()
+
+    def add_secrets(self, values: Iterable[str]) -> None:
+        """Mask ``values`` too (a token acquired after the run began)."""
+        self.filter.redactor.add_secrets(values)
+
+
+def install_redaction(
+    secrets: Iterable[str],
+    filter_fields: Iterable[str] = DEFAULT_FILTER_FIELDS,
+    loggers: Iterable[str] = ("apilink", "httpx", "httpcore", "prefect"),
+    *,
+    extra_handlers: Iterable[logging.Handler] = (),
+) -> RedactionHandle:
+    """Attach one :class:`RedactingFilter` to every handler that can see these loggers' records.
+
+    That is the handlers of each named logger and of its existing descendants (Prefect's
+    ``prefect.flow_runs`` / ``prefect.task_runs`` carry the ``APILogHandler`` that ships run
+    logs to the server), the root logger's handlers, and ``extra_handlers``.
+    """
+    redactor = Redactor(set(secrets), tuple(filter_fields))
+    handle = RedactionHandle(RedactingFilter(redactor))
+    prefixes = tuple(loggers)
+    chosen: list[logging.Logger] = [logging.getLogger()]
+    for name in prefixes:
+        chosen.append(logging.getLogger(name))
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger) and name.startswith(
+            tuple(prefix + "." for prefix in prefixes)
+        ):
+            chosen.append(logger)
+    handlers: list[logging.Handler] = [h for lg in chosen for h in lg.handlers]
+    handlers.extend(extra_handlers)
+    for handler in handlers:
+        if handler not in handle.handlers:
+            handler.addFilter(handle.filter)
+            handle.handlers.append(handler)
+    return handle
+
+
+def open_log_file(path: str | os.PathLike[str], level: int | str = logging.INFO) -> logging.Handler:
+    """A file handler for ``logging.file``, the file created with mode 0600 if new."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.close(fd)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s - %(message)s"))
+    return handler
