@@ -1,0 +1,7 @@
+"""Prefect blocks over the engine: register them with ``prefect block register -m blocks``."""
+
+from __future__ import annotations
+
+from blocks.access_control import AccessControl
+
+__all__ = ["AccessControl"]
