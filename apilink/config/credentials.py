@@ -22,19 +22,28 @@ class _Base(BaseModel):
 
 
 class FileStoreConfig(_Base):
-    """An AES-256-GCM credential file; the password usually comes from ``${APILINK_MASTER_PASSWORD}``."""
+    """An AES-256-GCM credential file.
+
+    The password usually comes from ``${APILINK_MASTER_PASSWORD}``; unset, the ``security``
+    section's ``master_password`` and then that environment variable are read.
+    """
 
     type: Literal["file"]
     path: str
     master_password: SecretStr | None = None
+    kdf: Literal["scrypt", "argon2id"] = "scrypt"
 
 
 class VaultTokenAuth(_Base):
+    """A Vault token given as is (``${VAULT_TOKEN}``)."""
+
     method: Literal["token"]
     token: SecretStr
 
 
 class VaultAppRoleAuth(_Base):
+    """AppRole login: a role id and a secret id buy a token."""
+
     method: Literal["approle"]
     role_id: str
     secret_id: SecretStr
@@ -51,8 +60,17 @@ class VaultStoreConfig(_Base):
     kv_version: Literal[1, 2] = 2
     path_prefix: str = ""
     namespace: str | None = None
-    verify: bool | str = True
-    timeout: float = 10.0
+    verify: bool | str = Field(True, description="TLS verification; a path names a CA bundle.")
+    timeout: float = Field(10.0, gt=0)
+    renew_threshold: float = Field(
+        300.0, ge=0, description="Renew the token when fewer seconds than this are left."
+    )
+    renew_increment: int | None = Field(
+        None, ge=1, description="Seconds asked for on renewal; the server's default if unset."
+    )
+    max_attempts: int = Field(
+        3, ge=1, le=10, description="Tries for connection errors and 5xx answers."
+    )
 
 
 class BlockStoreConfig(_Base):

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from apilink.config.models import SyncConfig
 from apilink.errors import ConfigError
 
-__all__ = ["expand_env", "load_config", "parse_config"]
+__all__ = ["describe_errors", "expand_env", "load_config", "parse_config"]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
