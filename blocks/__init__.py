@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from blocks.access_control import AccessControl
+from blocks.credentials import EncryptedFileCredentials, VaultCredentials
 
-__all__ = ["AccessControl"]
+__all__ = ["AccessControl", "EncryptedFileCredentials", "VaultCredentials"]

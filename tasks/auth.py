@@ -1,4 +1,5 @@
-"""Build the auth of each side of a sync, fetching a token up front where one is needed."""
+"""Build the auth of each side of a sync, fetching an OAuth token up front so a bad credential
+fails the run before any record moves."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ import httpx
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from apilink.auth import build_auth
+from apilink.auth import OAuth2TokenAuth, build_auth
+from apilink.auth.oauth import run_token_flow
 from apilink.config.models import ConnectionConfig
+from apilink.credentials import CredentialStore
+from apilink.transport import check_url
 
 __all__ = ["acquire_token"]
 
@@ -18,9 +22,26 @@ __all__ = ["acquire_token"]
     cache_policy=NO_CACHE,
     persist_result=False,
 )
-def acquire_token(connection: ConnectionConfig, side: str) -> httpx.Auth | None:
-    """The ``httpx.Auth`` for one side of the sync (``None`` when it needs none)."""
-    auth = build_auth(connection.auth)
+def acquire_token(
+    connection: ConnectionConfig, side: str, token_store: CredentialStore | None = None
+) -> httpx.Auth | None:
+    """The ``httpx.Auth`` for one side of the sync (``None`` when it needs none).
+
+    OAuth tokens are fetched (or read from ``token_store`` and refreshed when due) here, once;
+    later requests reuse them and refresh them when they expire.
+    """
+    auth = build_auth(connection.auth, token_store=token_store)
     kind = connection.auth.type if connection.auth is not None else "none"
-    get_run_logger().info("%s auth ready (%s)", side, kind)
+    if isinstance(auth, OAuth2TokenAuth):
+        check_url(auth.config.token_url, connection.allow_insecure_http)
+        with httpx.Client(verify=connection.verify, timeout=30.0) as client:
+            run_token_flow(auth.acquire(), lambda request: _read(client.send(request)))
+        get_run_logger().info("%s auth ready (%s): token acquired", side, kind)
+    else:
+        get_run_logger().info("%s auth ready (%s)", side, kind)
     return auth
+
+
+def _read(response: httpx.Response) -> httpx.Response:
+    response.read()
+    return response

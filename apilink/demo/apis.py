@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,13 +46,36 @@ def _authorized(request: Request, token: str | None) -> bool:
 
 
 def make_source_app(
-    users: list[dict[str, Any]], *, page_size: int = 25, token: str | None = None
+    users: list[dict[str, Any]],
+    *,
+    page_size: int = 25,
+    token: str | None = None,
+    accept_token: Callable[[str], bool] | None = None,
+    on_page: Callable[[int], None] | None = None,
 ) -> Starlette:
-    """``GET /users?page=N&per_page=M`` -> ``{"data": [...], "meta": {"page", "next_page"}}``."""
+    """``GET /users?page=N&per_page=M`` -> ``{"data": [...], "meta": {"page", "next_page"}}``.
+
+    Args:
+        users: what the API serves.
+        page_size: the page size when ``per_page`` is not given.
+        token: the one bearer token accepted (``None`` with no ``accept_token``: no auth).
+        accept_token: decides instead whether a bearer token is good (an OAuth server's view).
+        on_page: called with each page number served successfully.
+    """
+
+    def authorized(request: Request) -> bool:
+        if accept_token is None:
+            return _authorized(request, token)
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and accept_token(value)
 
     async def list_users(request: Request) -> Response:
-        if not _authorized(request, token):
-            return JSONResponse({"error": "unauthorized"}, status_code=401)
+        if not authorized(request):
+            return JSONResponse(
+                {"error": "invalid_token"},
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
         try:
             page = int(request.query_params.get("page", "1"))
             size = int(request.query_params.get("per_page", str(page_size)))
@@ -60,6 +84,8 @@ def make_source_app(
         start = (page - 1) * size
         chunk = users[start : start + size]
         next_page = page + 1 if start + size < len(users) else None
+        if on_page is not None:
+            on_page(page)
         return JSONResponse(
             {"data": chunk, "meta": {"page": page, "next_page": next_page, "total": len(users)}}
         )
