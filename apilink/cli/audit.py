@@ -9,7 +9,9 @@ from typing import Annotated
 import typer
 
 from apilink.audit import AuditKeyError, load_audit_key, read_events, verify
-from apilink.errors import AuditTampered
+from apilink.cli.guard import require
+from apilink.errors import AccessDenied, AuditTampered
+from apilink.rbac import Permission
 
 __all__ = ["app"]
 
@@ -23,12 +25,13 @@ def verify_command(file: Path) -> None:
     Exit 0 and "N lines verified", or exit 1 and "line K: ..." for the first bad line.
     """
     try:
+        require(Permission.VIEW_LOGS)
         key = load_audit_key(file, create=False)
         count = verify(file, key)
     except AuditTampered as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
-    except (AuditKeyError, FileNotFoundError) as exc:
+    except (AuditKeyError, AccessDenied, FileNotFoundError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"{count} lines verified")
@@ -42,7 +45,11 @@ def show(
 ) -> None:
     """Print the events of FILE (not verified: run `apilink audit verify` for that)."""
     try:
+        require(Permission.VIEW_LOGS)
         events = read_events(file, tail=tail)
+    except AccessDenied as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     except FileNotFoundError:
         typer.echo(f"error: no such file: {file}", err=True)
         raise typer.Exit(2) from None

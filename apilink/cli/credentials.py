@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
+from apilink.cli.guard import require
 from apilink.config.credentials import FileStoreConfig
 from apilink.config.loader import load_config
 from apilink.credentials.base import CredentialStore
@@ -25,6 +26,7 @@ from apilink.credentials.file_store import EncryptedFileStore
 from apilink.credentials.master_password import MASTER_PASSWORD_ENV, resolve_master_password
 from apilink.credentials.opening import open_store
 from apilink.errors import ApilinkError, CredentialError
+from apilink.rbac import Permission
 
 __all__ = ["NEW_MASTER_PASSWORD_ENV", "app"]
 
@@ -73,6 +75,7 @@ def _prompt_password(label: str, *, confirm: bool = False) -> str:
 def _open(file: Path | None, config: Path | None) -> CredentialStore:
     if (file is None) == (config is None):
         raise _UsageProblem("name the store with exactly one of --file PATH or --config FILE")
+    require(Permission.MANAGE_CREDENTIALS, config_path=config)
     if file is not None:
         password = os.environ.get(MASTER_PASSWORD_ENV) or _prompt_password("Master password")
         return EncryptedFileStore(file, password)

@@ -10,8 +10,10 @@ from typing import Annotated, Any
 import typer
 
 from apilink.cli import audit, auth, credentials, users
+from apilink.cli.guard import require
 from apilink.config import load_config
-from apilink.errors import ApilinkError, ConfigError
+from apilink.errors import AccessDenied, ApilinkError, ConfigError
+from apilink.rbac import Permission
 
 __all__ = ["app", "main"]
 
@@ -43,7 +45,8 @@ def validate(config: ConfigOption) -> None:
     """Check a sync config without running it."""
     try:
         sync = load_config(config)
-    except ConfigError as exc:
+        require(Permission.VIEW_CONFIG, config_path=config)
+    except (ConfigError, AccessDenied) as exc:
         raise fail(str(exc)) from None
     pairs = ", ".join(f"{m.source} -> {m.target}" for m in sync.mapping)
     typer.echo(f"{config}: valid ({pairs})")

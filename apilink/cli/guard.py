@@ -1,0 +1,40 @@
+"""The permission check every CLI command makes, the same one the flow's guard makes.
+
+Access control is on when the sync config says ``security.enable_access_control: true``, or when
+``APILINK_USERS_FILE`` names a users file that exists (commands without a config, such as
+``apilink credentials --file`` or ``apilink audit``). The caller's key comes from ``--api-key`` or
+``APILINK_API_KEY``. Denials are audited when the config asks for an audit log.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from apilink.audit.settings import open_audit_log
+from apilink.config.loader import load_config
+from apilink.config.models import SecurityConfig
+from apilink.rbac import ANONYMOUS, AccessControl, Permission, User
+
+__all__ = ["USERS_FILE_ENV", "require"]
+
+USERS_FILE_ENV = "APILINK_USERS_FILE"
+
+
+def require(
+    permission: Permission, *, config_path: Path | None = None, api_key: str | None = None
+) -> User:
+    """The caller, if allowed ``permission``; raises ``AccessDenied`` (or ``ConfigError``)."""
+    config = load_config(config_path) if config_path is not None else None
+    security = config.security if config is not None else SecurityConfig()
+    users_file = os.environ.get(USERS_FILE_ENV)
+    if users_file and Path(users_file).is_file():
+        updates: dict[str, object] = {"enable_access_control": True}
+        if security.users_file is None:
+            updates["users_file"] = users_file
+        security = security.model_copy(update=updates)
+    if not security.enable_access_control:
+        return ANONYMOUS
+    audit = open_audit_log(config) if config is not None else None
+    engine = AccessControl.from_config(security, audit=audit)
+    return engine.authorize(api_key or os.environ.get("APILINK_API_KEY"), permission)
