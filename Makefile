@@ -44,15 +44,16 @@ bench: install
 	$(BIN)/python -m bench.run
 
 server: install
+	$(BIN)/prefect config set PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api
 	$(BIN)/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT)
 
 worker: install
-	$(BIN)/prefect worker start --pool $(WORK_POOL) --type process
+	$(BIN)/prefect worker start --pool $(WORK_POOL) --type process --limit $${WORKER_LIMIT:-4}
 
 deploy: install
 	$(BIN)/prefect block register -m blocks
 	$(BIN)/prefect work-pool create $(WORK_POOL) --type process --overwrite
-	$(BIN)/prefect --no-prompt deploy --all
+	APILINK_HOME=$(CURDIR) $(BIN)/prefect --no-prompt deploy --all
 
 clean:
 	rm -rf $(VENV) $(BOOTSTRAP) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,244 @@
+"""``partitioned_sync``: one large sync split into child ``api_sync`` runs on the work pool.
+
+The parent checks the caller, plans the partitions of the config's ``partitions:`` section and
+starts one child flow run per partition through ``run_deployment``, so every worker of the pool
+takes a share. Each child gets the config *as written* (``${VAR}`` and ``secret://`` references
+unexpanded, narrowed to its partition) as its ``config`` parameter, and resolves the references
+on its own worker: no secret value travels as a parameter. The parent waits for all children,
+sums their counts and fails if any child did not complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import yaml
+from prefect import flow, get_run_logger
+from prefect.artifacts import acreate_table_artifact
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    ArtifactFilterType,
+)
+from prefect.client.schemas.objects import FlowRun
+from prefect.context import FlowRunContext
+from prefect.deployments import arun_deployment
+from pydantic import SecretStr
+
+from apilink.config import SyncConfig, parse_config
+from apilink.errors import ApilinkError, ConfigError
+from apilink.partitions import Partition, partition_config, partitioned_endpoints, plan_partitions
+from tasks.rbac_guard import rbac_guard
+
+__all__ = [
+    "COUNTS",
+    "DEFAULT_CHILD_DEPLOYMENT",
+    "PartitionsFailed",
+    "child_counts",
+    "load_raw_config",
+    "partitioned_sync",
+    "summarize_children",
+    "summary_from_table",
+]
+
+DEFAULT_CHILD_DEPLOYMENT = "api_sync/partition"
+COUNTS = ("extracted", "valid", "quarantined", "loaded", "failed")
+
+
+class PartitionsFailed(ApilinkError):
+    """One or more child runs did not complete; ``summary`` holds what the others did."""
+
+    def __init__(self, failed: list[str], summary: dict[str, Any]) -> None:
+        self.failed = failed
+        self.summary = summary
+        super().__init__(f"{len(failed)} partition(s) did not complete: {', '.join(failed)}")
+
+
+async def load_raw_config(
+    config_path: str | None, config: dict[str, Any] | None, config_block: str | None
+) -> tuple[dict[str, Any], str]:
+    """The config as written (references unexpanded) and where it came from.
+
+    Raises:
+        ConfigError: unless exactly one source is given and it holds a mapping.
+    """
+    given = [s for s in (config_path, config, config_block) if s is not None]
+    if len(given) != 1:
+        raise ConfigError("give exactly one of `config_path`, `config` and `config_block`")
+    if config is not None:
+        return dict(config), "<flow parameter `config`>"
+    if config_block is not None:
+        from blocks.sync_config import SyncConfig as SyncConfigBlock
+
+        block: SyncConfigBlock = await SyncConfigBlock.aload(config_block)
+        return block.raw(), f"<block {config_block}>"
+    assert config_path is not None
+    try:
+        raw = yaml.safe_load(Path(config_path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{config_path}: no such config file", source=config_path) from None
+    except yaml.YAMLError:
+        raise ConfigError(f"{config_path}: not valid YAML", source=config_path) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{config_path}: a sync config is a mapping", source=config_path)
+    return raw, config_path
+
+
+def summary_from_table(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """The five counts from the rows of an ``api_sync`` counts table artifact."""
+    counts = dict.fromkeys(COUNTS, 0)
+    for row in rows:
+        stage, records = row.get("stage"), row.get("records")
+        if stage in counts and isinstance(records, int):
+            counts[stage] = records
+    return counts
+
+
+async def child_counts(flow_run_id: UUID) -> dict[str, int] | None:
+    """The counts the child published, or ``None`` if it published none (it crashed early)."""
+    async with get_client() as client:
+        artifacts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]),
+                type=ArtifactFilterType(any_=["table"]),
+            )
+        )
+    for artifact in artifacts:
+        data = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+        if isinstance(data, list) and any(isinstance(r, dict) and "stage" in r for r in data):
+            return summary_from_table(data)
+    return None
+
+
+def _parent_id() -> str:
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        return "local"
+    return str(context.flow_run.id)
+
+
+@flow(name="partitioned_sync", log_prints=False, validate_parameters=True)
+async def partitioned_sync(
+    config_path: str | None = None,
+    config: dict[str, Any] | None = None,
+    config_block: str | None = None,
+    child_deployment: str = DEFAULT_CHILD_DEPLOYMENT,
+    source_endpoint: str | None = None,
+    target_endpoint: str | None = None,
+    dry_run: bool = False,
+    api_key: SecretStr | None = None,
+    poll_interval: float = 2.0,
+) -> dict[str, Any]:
+    """Run a partitioned sync as child runs of ``child_deployment`` and add up their counts.
+
+    Args:
+        config_path: a sync config YAML file on the worker (relative to the pulled code).
+        config: the config as a mapping, instead of a file.
+        config_block: the name of a saved ``SyncConfig`` block, instead of a file.
+        child_deployment: the ``api_sync`` deployment children run as (``flow/deployment``).
+        source_endpoint: passed to every child.
+        target_endpoint: passed to every child.
+        dry_run: passed to every child.
+        api_key: the caller's apilink API key (else ``APILINK_API_KEY``). Children
+            authenticate with their worker's ``APILINK_API_KEY``; the key is never a child
+            parameter.
+        poll_interval: seconds between checks on the children.
+
+    Returns:
+        The summed counts, and ``partitions``: each child's label, run name, state and counts.
+
+    Raises:
+        PartitionsFailed: when any child run did not complete.
+    """
+    logger = get_run_logger()
+    raw, source = await load_raw_config(config_path, config, config_block)
+    sync_config: SyncConfig = parse_config(yaml.safe_dump(raw), source=source)
+    rbac_guard(sync_config.security, api_key)
+    if sync_config.partitions is None:
+        plan = [Partition(0, "whole sync")]
+        endpoints: list[str] = []
+    else:
+        plan = plan_partitions(sync_config.partitions)
+        endpoints = partitioned_endpoints(sync_config)
+    logger.info(
+        "sync %s: %d partition(s) of %s on %s",
+        sync_config.name,
+        len(plan),
+        ", ".join(endpoints) or "the whole source",
+        child_deployment,
+    )
+    parent = _parent_id()
+
+    async def run_child(partition: Partition) -> FlowRun:
+        return await arun_deployment(
+            child_deployment,
+            parameters={
+                "config_path": None,
+                "config": partition_config(raw, partition, endpoints),
+                "source_endpoint": source_endpoint,
+                "target_endpoint": target_endpoint,
+                "dry_run": dry_run,
+            },
+            flow_run_name=f"{sync_config.name} {partition.label}",
+            tags=["apilink", "partition", sync_config.name],
+            idempotency_key=f"{parent}:partition:{partition.index}",
+            poll_interval=poll_interval,
+            as_subflow=True,
+        )
+
+    runs = await asyncio.gather(*(run_child(p) for p in plan))
+    return await summarize_children(sync_config.name, plan, runs)
+
+
+async def summarize_children(
+    name: str,
+    plan: list[Partition],
+    runs: list[FlowRun],
+    read_counts: Callable[[UUID], Awaitable[dict[str, int] | None]] = child_counts,
+) -> dict[str, Any]:
+    """Sum the children's counts, publish one row per child, fail if any did not complete.
+
+    Raises:
+        PartitionsFailed: naming each partition whose run did not complete.
+    """
+    totals = dict.fromkeys(COUNTS, 0)
+    rows: list[dict[str, Any]] = []
+    failed: list[str] = []
+    for partition, run in zip(plan, runs, strict=True):
+        counts = await read_counts(run.id)
+        state = run.state.name if run.state is not None else "Unknown"
+        completed = run.state is not None and run.state.is_completed()
+        if not completed:
+            failed.append(f"{partition.label} ({state})")
+        for key, value in (counts or {}).items():
+            totals[key] += value
+        rows.append(
+            {
+                "partition": partition.label,
+                "flow_run": run.name,
+                "state": state,
+                **(counts or dict.fromkeys(COUNTS, None)),
+            }
+        )
+    key = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-") or "sync"
+    await acreate_table_artifact(
+        key=f"{key}-partitions",
+        table=rows,
+        description=f"apilink partitioned sync `{name}`: one row per child run",
+    )
+    summary: dict[str, Any] = {**totals, "partitions": rows}
+    get_run_logger().info(
+        "sync %s: %d partition(s), extracted %d, valid %d, quarantined %d, loaded %d, failed %d",
+        name,
+        len(plan),
+        *(totals[k] for k in COUNTS),
+    )
+    if failed:
+        raise PartitionsFailed(failed, summary)
+    return summary
