@@ -1,7 +1,18 @@
-"""Read records from a source endpoint page by page."""
+"""Read records from a source endpoint page by page, and resume where a checkpoint says.
+
+A reader's :meth:`PageReader.position` is the request of the next page plus the paginator's
+state, as JSON-able data. It is taken between chunks, after the target acknowledged the chunk,
+and a reader built with ``position=`` goes on from there, so a rerun after a crash reads the
+same pages in the same chunks and its requests carry the same idempotency keys.
+
+A paginator's state is its public attributes (``page``, ``cursor``, ``has_next_page`` ...);
+attributes whose names start with ``_`` (loop guards, caches) are not saved. A strategy whose
+state is not plain data defines ``checkpoint() -> dict`` and ``restore(dict)`` instead.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,7 +24,7 @@ from apilink.http import RetryPolicy, raise_for_status, send_with_retry
 from apilink.mapping.paths import MISSING, get_path
 from apilink.pagination import PageRequest, Paginator, PaginatorOptions, build_paginator
 
-__all__ = ["PageReader", "records_of"]
+__all__ = ["PageReader", "paginator_state", "records_of", "restore_paginator"]
 
 _COMMON_RECORD_KEYS = ("data", "items", "results", "records")
 
@@ -46,6 +57,39 @@ def records_of(body: Any, data_path: str | None, *, endpoint: str) -> list[Any]:
     )
 
 
+def paginator_state(paginator: Paginator[Any]) -> dict[str, Any] | None:
+    """The paginator's state as JSON-able data, or ``None`` when it cannot be saved."""
+    custom = getattr(paginator, "checkpoint", None)
+    if callable(custom):
+        state = custom()
+    else:
+        state = {
+            k: v for k, v in vars(paginator).items() if k != "options" and not k.startswith("_")
+        }
+    try:
+        json.dumps(state)
+    except (TypeError, ValueError):
+        return None
+    return dict(state)
+
+
+def restore_paginator(paginator: Paginator[Any], state: dict[str, Any]) -> None:
+    """Put a paginator back in a saved state.
+
+    Raises:
+        ValueError: the state names attributes this paginator does not have.
+    """
+    custom = getattr(paginator, "restore", None)
+    if callable(custom):
+        custom(state)
+        return
+    unknown = set(state) - set(vars(paginator))
+    if unknown:
+        raise ValueError(f"the saved position has unknown fields: {', '.join(sorted(unknown))}")
+    for key, value in state.items():
+        setattr(paginator, key, value)
+
+
 class PageReader:
     """Iterates the pages of one source endpoint.
 
@@ -55,6 +99,10 @@ class PageReader:
         endpoint: its config.
         policy: retry policy for each page request.
         params: extra query parameters (incremental cursor, partition bounds).
+        position: where to go on from (a :meth:`position` of an earlier reader).
+
+    Raises:
+        ValueError: ``position`` does not fit this endpoint's paginator.
     """
 
     def __init__(
@@ -64,6 +112,7 @@ class PageReader:
         endpoint: EndpointConfig,
         policy: RetryPolicy,
         params: dict[str, Any] | None = None,
+        position: dict[str, Any] | None = None,
     ) -> None:
         self.client = client
         self.name = name
@@ -78,6 +127,41 @@ class PageReader:
         self.paginator.init_request(self.request)
         self._pages: AsyncIterator[list[dict[str, Any]]] | None = None
         self.exhausted = False
+        if position is not None:
+            self._resume(position)
+
+    def position(self) -> dict[str, Any] | None:
+        """Where the next chunk starts, as JSON-able data; ``None`` if it cannot be saved.
+
+        Headers are not saved (they may hold secrets); they are rebuilt from the config.
+        """
+        state = paginator_state(self.paginator)
+        if state is None:
+            return None
+        position = {
+            "url": self.request.url,
+            "params": self.request.params,
+            "paginator": state,
+            "exhausted": self.exhausted,
+        }
+        try:
+            json.dumps(position)
+        except (TypeError, ValueError):
+            return None
+        return position
+
+    def _resume(self, position: dict[str, Any]) -> None:
+        try:
+            url, params = position["url"], position["params"]
+            state, exhausted = position["paginator"], position["exhausted"]
+        except (KeyError, TypeError):
+            raise ValueError("the saved position is not a reader position") from None
+        if not isinstance(url, str) or not isinstance(params, dict) or not isinstance(state, dict):
+            raise ValueError("the saved position is not a reader position")
+        restore_paginator(self.paginator, state)
+        self.request.url = url
+        self.request.params = dict(params)
+        self.exhausted = bool(exhausted)
 
     async def next_chunk(self, size: int) -> list[dict[str, Any]]:
         """Whole pages until at least ``size`` records (fewer at the end; ``[]`` when done)."""
@@ -112,7 +196,13 @@ class PageReader:
                 ) from None
             records = records_of(body, self.endpoint.data_path, endpoint=self.name)
             self.paginator.advance(response, records, body)
+            more = self.paginator.has_next_page
+            # The next request is set before the page is handed out, so a position taken
+            # between chunks names the next page.
+            if more:
+                self.paginator.update_request(self.request)
+            else:
+                self.exhausted = True
             yield [r if isinstance(r, dict) else {"value": r} for r in records]
-            if not self.paginator.has_next_page:
+            if not more:
                 return
-            self.paginator.update_request(self.request)

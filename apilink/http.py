@@ -1,14 +1,23 @@
 """HTTP clients and sending with retries.
 
 One ``httpx.AsyncClient`` per API per run, shared by every chunk, so connections are reused.
-Retries honour ``Retry-After`` (seconds or an HTTP date, capped), back off exponentially with
-full jitter, and never resend a non-idempotent request.
+
+:func:`send_with_retry` is the only place a request is sent:
+
+- connection errors, timeouts and retryable statuses are tried again, with exponential backoff
+  and full jitter, or after the server's ``Retry-After`` (seconds or an HTTP date, capped);
+- a POST or PATCH is tried again only when it carries an idempotency key;
+- a 4xx other than 408, 409 (a keyed request still in progress) and 429 is never tried again;
+- the whole exchange, waits included, ends by an overall deadline;
+- bodies are streamed and counted: one larger than ``max_response_bytes`` is refused
+  (:class:`ResponseTooLarge`) instead of being buffered.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -18,12 +27,31 @@ import httpx
 
 from apilink.config.models import ConnectionConfig, RetryConfig, TimeoutConfig
 from apilink.errors import HTTPStatusError, TransportError
+from apilink.redaction import sanitize_url
 
-__all__ = ["RetryPolicy", "build_client", "raise_for_status", "send_with_retry"]
+__all__ = [
+    "DeadlineExceeded",
+    "ResponseTooLarge",
+    "RetryPolicy",
+    "build_client",
+    "raise_for_status",
+    "send_with_retry",
+]
 
 Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
 
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_RETRYABLE_4XX = frozenset({408, 409, 429})
+_DROPPED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+class ResponseTooLarge(TransportError):
+    """A response body exceeded the connection's ``max_response_bytes``; it was not kept."""
+
+
+class DeadlineExceeded(TransportError):
+    """The request's overall deadline passed before an answer came."""
 
 
 def build_client(
@@ -55,27 +83,68 @@ class RetryPolicy:
     Args:
         config: the ``retry`` section.
         rng: randomness for jitter (a seeded ``random.Random`` in tests).
+        deadline: overall seconds for one request, retries and waits included.
+        max_response_bytes: larger bodies are refused (``None``: no cap).
+        sleep: how to wait (tests pass a fake that only records the delay).
+        clock: monotonic seconds, for the deadline (tests pass a fake that ``sleep`` moves).
+        now: the wall clock, for ``Retry-After`` dates.
     """
 
-    def __init__(self, config: RetryConfig, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        config: RetryConfig,
+        rng: random.Random | None = None,
+        *,
+        deadline: float | None = None,
+        max_response_bytes: int | None = None,
+        sleep: Sleep = asyncio.sleep,
+        clock: Clock = time.monotonic,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
         self.config = config
+        self.deadline = deadline
+        self.max_response_bytes = max_response_bytes
+        self.sleep = sleep
+        self.clock = clock
+        self._now = now or (lambda: datetime.now(UTC))
         self._rng = rng or random.Random()
 
-    def should_retry_status(self, status: int) -> bool:
+    @classmethod
+    def for_connection(
+        cls, retry: RetryConfig, timeout: TimeoutConfig, connection: ConnectionConfig, **kwargs: Any
+    ) -> RetryPolicy:
+        """The policy of one side of a sync: its retry section, deadline and body cap."""
+        return cls(
+            retry,
+            deadline=timeout.deadline,
+            max_response_bytes=connection.max_response_bytes,
+            **kwargs,
+        )
+
+    def should_retry_status(self, status: int, *, keyed: bool = False) -> bool:
+        """Whether a response with ``status`` is worth another attempt.
+
+        A 409 is retried only for a keyed request (the target is still working on the same
+        key); any other 4xx but 408 and 429 never is, whatever ``retry_on_status`` says.
+        """
+        if status == 409:
+            return keyed
+        if 400 <= status < 500 and status not in _RETRYABLE_4XX:
+            return False
         return status in self.config.retry_on_status
 
     def delay(
         self, attempt: int, response: httpx.Response | None, now: datetime | None = None
     ) -> float:
         """Seconds to wait after failed ``attempt`` (1-based)."""
-        retry_after = _retry_after(response, now) if response is not None else None
+        retry_after = _retry_after(response, now or self._now()) if response is not None else None
         if retry_after is not None:
             return min(retry_after, self.config.max_retry_after)
         ceiling = min(self.config.max_backoff, self.config.backoff_factor * 2 ** (attempt - 1))
         return self._rng.uniform(0, ceiling)
 
 
-def _retry_after(response: httpx.Response, now: datetime | None) -> float | None:
+def _retry_after(response: httpx.Response, now: datetime) -> float | None:
     header = response.headers.get("Retry-After")
     if header is None:
         return None
@@ -84,11 +153,11 @@ def _retry_after(response: httpx.Response, now: datetime | None) -> float | None
         return float(header)
     try:
         when = parsedate_to_datetime(header)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return max(0.0, (when - now).total_seconds())
 
 
 async def send_with_retry(
@@ -98,34 +167,111 @@ async def send_with_retry(
     *,
     policy: RetryPolicy,
     idempotent: bool | None = None,
-    sleep: Sleep = asyncio.sleep,
     **kwargs: Any,
 ) -> httpx.Response:
     """Send a request, retrying connection errors and retryable statuses.
 
-    A POST or PATCH is retried only when ``idempotent`` is true (it carries an idempotency key).
-    Returns the last response, whatever its status, once retries are exhausted or not allowed;
-    raises ``TransportError`` when the last attempt could not connect.
+    Args:
+        client: the API's client.
+        method: the HTTP method.
+        url: a path relative to the client's base URL.
+        policy: attempts, backoff, deadline, body cap, sleep and clock.
+        idempotent: whether resending is harmless; by default only for GET, HEAD, OPTIONS, PUT
+            and DELETE. Pass ``True`` for a POST or PATCH that carries an idempotency key.
+        **kwargs: ``json``, ``params``, ``headers`` ... as ``client.build_request`` takes them.
+
+    Returns:
+        The last response, whatever its status, once retries are exhausted or not allowed. Its
+        body is already read.
+
+    Raises:
+        TransportError: the last attempt could not connect or read an answer.
+        DeadlineExceeded: the overall deadline passed during an attempt.
+        ResponseTooLarge: a body over the cap (never retried).
     """
+    keyed = bool(idempotent)
     may_retry = idempotent if idempotent is not None else method.upper() in _IDEMPOTENT_METHODS
     attempts = policy.config.max_attempts if may_retry else 1
+    started = policy.clock()
+
+    def remaining() -> float:
+        if policy.deadline is None:
+            return float("inf")
+        return policy.deadline - (policy.clock() - started)
+
     for attempt in range(1, attempts + 1):
+        left = remaining()
+        if left <= 0:
+            raise DeadlineExceeded(f"{method} {_safe(client, url)}: deadline passed")
+        response: httpx.Response | None = None
         try:
-            response = await client.request(method, url, **kwargs)
+            async with asyncio.timeout(None if left == float("inf") else left):
+                response = await _send_capped(client, method, url, policy, kwargs)
+        except TimeoutError:
+            raise DeadlineExceeded(
+                f"{method} {_safe(client, url)}: no answer within the "
+                f"{policy.deadline:g} s deadline (attempt {attempt})"
+            ) from None
         except (httpx.TransportError, httpx.DecodingError) as exc:
-            if attempt >= attempts:
+            failure = type(exc).__name__
+            wait = policy.delay(attempt, None)
+            if attempt >= attempts or wait >= remaining():
                 raise TransportError(
-                    f"{method} {_safe(client, url)} failed after {attempt} attempt(s): "
-                    f"{type(exc).__name__}"
+                    f"{method} {_safe(client, url)} failed after {attempt} attempt(s): {failure}"
                 ) from None
-            await sleep(policy.delay(attempt, None))
+            await policy.sleep(wait)
             continue
-        if attempt < attempts and policy.should_retry_status(response.status_code):
-            await response.aread()
-            await sleep(policy.delay(attempt, response))
-            continue
+        if attempt < attempts and policy.should_retry_status(response.status_code, keyed=keyed):
+            wait = policy.delay(attempt, response)
+            if wait < remaining():
+                await policy.sleep(wait)
+                continue
         return response
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _send_capped(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    policy: RetryPolicy,
+    kwargs: dict[str, Any],
+) -> httpx.Response:
+    """One attempt; the body is streamed and counted against the cap, then kept."""
+    request = client.build_request(method, url, **kwargs)
+    response = await client.send(request, stream=True)
+    cap = policy.max_response_bytes
+    try:
+        declared = response.headers.get("content-length", "")
+        if cap is not None and declared.isdigit() and int(declared) > cap:
+            raise _too_large(client, method, url, cap, f"declares {declared} bytes")
+        body = bytearray()
+        async for part in response.aiter_bytes():
+            body += part
+            if cap is not None and len(body) > cap:
+                raise _too_large(client, method, url, cap, "is longer")
+    finally:
+        await response.aclose()
+    # Decoded bytes are kept, so the headers that describe the wire encoding go.
+    headers = [
+        (k, v) for k, v in response.headers.multi_items() if k.lower() not in _DROPPED_HEADERS
+    ]
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=bytes(body),
+        request=response.request,
+        extensions=response.extensions,
+    )
+
+
+def _too_large(
+    client: httpx.AsyncClient, method: str, url: str, cap: int, what: str
+) -> ResponseTooLarge:
+    return ResponseTooLarge(
+        f"{method} {_safe(client, url)}: the response {what} than max_response_bytes "
+        f"({cap}); refused"
+    )
 
 
 def raise_for_status(response: httpx.Response) -> None:
@@ -134,8 +280,7 @@ def raise_for_status(response: httpx.Response) -> None:
         return
     url = _mask_query(response.request.url)
     raise HTTPStatusError(
-        f"{response.request.method} {url} answered {response.status_code} "
-        f"{response.reason_phrase}",
+        f"{response.request.method} {url} answered {response.status_code} {response.reason_phrase}",
         status_code=response.status_code,
         url=url,
     )
@@ -147,5 +292,5 @@ def _safe(client: httpx.AsyncClient, url: str) -> str:
 
 def _mask_query(url: httpx.URL) -> str:
     if not url.query:
-        return str(url)
+        return sanitize_url(str(url))
     return str(url.copy_with(query=None)) + "?" + "&".join(f"{k}=***" for k in url.params)

@@ -1,36 +1,61 @@
-"""Write mapped records to a target endpoint, one request per record or per batch."""
+"""Write mapped records to a target endpoint: POST, PUT or PATCH, one record or a batch per
+request, a bounded number of requests in flight.
+
+Every request carries an ``Idempotency-Key`` derived from its records, so sending it again (a
+retry, a rerun after a crash, a dead-letter replay) is harmless at a target that honours the
+header. The key is a hash of the sync, the endpoint and the record's content, or of the record's
+natural key (``idempotency_key: id`` on the endpoint) when the target identifies records by it.
+A batch's key is derived from its records' keys, so the same records in the same order always
+form the same key.
+
+A single-record endpoint's path may name record fields (``/profiles/{external_id}``), which is
+how PUT and PATCH usually address a record.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import json
+import string
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from apilink.config.models import EndpointConfig
-from apilink.errors import TransportError
+from apilink.errors import ApilinkError, ConfigError
 from apilink.http import RetryPolicy, send_with_retry
-from apilink.mapping.paths import get_path
+from apilink.mapping.paths import MISSING, get_path
+from apilink.redaction import Redactor
 
-__all__ = ["DeliveryFailure", "LoadResult", "Loader", "idempotency_key"]
+__all__ = ["DeliveryFailure", "LoadResult", "Loader", "batch_key", "idempotency_key"]
 
 _REASON_LIMIT = 200
 
 
 @dataclass(frozen=True)
 class DeliveryFailure:
-    """A record the target did not accept, with the last status and a trimmed reason."""
+    """A record the target did not accept.
+
+    Attributes:
+        record: the mapped record.
+        status: the last HTTP status, ``None`` when no answer came.
+        reason: why, trimmed and with secrets masked.
+        idempotency_key: the key the request carried (the batch's key in batch mode).
+    """
 
     record: dict[str, Any]
     status: int | None
     reason: str
+    idempotency_key: str
 
 
 @dataclass
 class LoadResult:
+    """What one chunk's delivery did: every record is loaded or in ``failed``."""
+
     loaded: int = 0
     failed: list[DeliveryFailure] = field(default_factory=list)
 
@@ -48,6 +73,13 @@ def idempotency_key(scope: str, record: dict[str, Any], natural_key: str | None 
     return hashlib.sha256(basis.encode()).hexdigest()[:40]
 
 
+def batch_key(keys: list[str]) -> str:
+    """The key of a request carrying the records whose keys are ``keys`` (one: that key)."""
+    if len(keys) == 1:
+        return keys[0]
+    return hashlib.sha256("".join(keys).encode()).hexdigest()[:40]
+
+
 class Loader:
     """Delivers chunks of records to one target endpoint with bounded concurrency.
 
@@ -55,9 +87,14 @@ class Loader:
         client: the target API's client.
         name: the endpoint's name in the config.
         endpoint: its config (method, path, batch, batch_size, idempotency_key).
-        policy: retry policy.
+        policy: retry policy (also the deadline and the response cap).
         scope: prefix of idempotency keys (the sync's name).
         concurrency: requests in flight at once.
+        redactor: masks secrets in the reasons of failures (a default one masks auth headers
+            and secret-named fields).
+
+    Raises:
+        ConfigError: a batch endpoint whose path names record fields.
     """
 
     def __init__(
@@ -69,54 +106,101 @@ class Loader:
         *,
         scope: str,
         concurrency: int,
+        redactor: Redactor | None = None,
     ) -> None:
         self.client = client
         self.name = name
         self.endpoint = endpoint
         self.policy = policy
         self.scope = f"{scope}:{name}"
+        self.redactor = redactor or Redactor()
         self._semaphore = asyncio.Semaphore(concurrency)
+        self._path_fields = [f for _, f, _, _ in string.Formatter().parse(endpoint.path) if f]
+        if endpoint.batch and self._path_fields:
+            raise ConfigError(
+                f"target endpoint `{name}` sends batches, so its path cannot name record "
+                f"fields ({', '.join(self._path_fields)})"
+            )
+
+    def key_of(self, record: dict[str, Any]) -> str:
+        """The idempotency key of one record."""
+        return idempotency_key(self.scope, record, self.endpoint.idempotency_key)
+
+    def groups(self, records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        """The requests ``records`` are sent in: one per record, or batches in order."""
+        if not self.endpoint.batch:
+            return [[r] for r in records]
+        size = self.endpoint.batch_size
+        return [records[i : i + size] for i in range(0, len(records), size)]
 
     async def load(self, records: list[dict[str, Any]]) -> LoadResult:
         """Send ``records``; every record ends up loaded or in ``failed``."""
-        if not records:
-            return LoadResult()
-        if self.endpoint.batch:
-            size = self.endpoint.batch_size
-            groups = [records[i : i + size] for i in range(0, len(records), size)]
-            outcomes = await asyncio.gather(*(self._send(group, group) for group in groups))
-        else:
-            outcomes = await asyncio.gather(*(self._send(r, [r]) for r in records))
+        outcomes = await asyncio.gather(*(self.send(group) for group in self.groups(records)))
         result = LoadResult()
         for loaded, failures in outcomes:
             result.loaded += loaded
             result.failed.extend(failures)
         return result
 
-    async def _send(
-        self, body: Any, records: list[dict[str, Any]]
+    async def send(
+        self, records: list[dict[str, Any]], key: str | None = None
     ) -> tuple[int, list[DeliveryFailure]]:
-        keys = [idempotency_key(self.scope, r, self.endpoint.idempotency_key) for r in records]
-        key = keys[0] if len(keys) == 1 else hashlib.sha256("".join(keys).encode()).hexdigest()[:40]
+        """Send one request carrying ``records`` (a batch body in batch mode).
+
+        Args:
+            records: one record, or a batch.
+            key: the idempotency key to send (a dead-letter replay passes the original one);
+                derived from the records when ``None``.
+
+        Returns:
+            (records loaded, failures).
+        """
+        if not records:
+            return 0, []
+        key = key or batch_key([self.key_of(r) for r in records])
+        body: Any = records if self.endpoint.batch else records[0]
+        try:
+            path = self._path(records[0])
+        except LookupError as exc:
+            return 0, self._failed(records, None, str(exc), key)
         headers = {**self.endpoint.headers, "Idempotency-Key": key}
         async with self._semaphore:
             try:
                 response = await send_with_retry(
                     self.client,
                     self.endpoint.method,
-                    self.endpoint.path,
+                    path,
                     policy=self.policy,
                     idempotent=True,
                     json=body,
                     headers=headers,
                     params=self.endpoint.params or None,
                 )
-            except TransportError as exc:
-                return 0, [DeliveryFailure(r, None, str(exc)[:_REASON_LIMIT]) for r in records]
+            except (ApilinkError, httpx.HTTPError) as exc:
+                # The request may or may not have reached the target; the key makes a replay
+                # harmless either way.
+                return 0, self._failed(records, None, f"{type(exc).__name__}: {exc}", key)
         if response.is_success:
             return len(records), []
-        reason = f"{response.status_code} {response.reason_phrase}: {_trim(response.text)}"
-        return 0, [DeliveryFailure(r, response.status_code, reason) for r in records]
+        reason = f"{response.status_code} {response.reason_phrase}: {response.text}"
+        return 0, self._failed(records, response.status_code, reason, key)
+
+    def _path(self, record: dict[str, Any]) -> str:
+        if not self._path_fields:
+            return self.endpoint.path
+        path = self.endpoint.path
+        for name in self._path_fields:
+            value = get_path(record, name)
+            if value is MISSING or value is None:
+                raise LookupError(f"the record has no `{name}` for the path of `{self.name}`")
+            path = path.replace("{" + name + "}", quote(str(value), safe=""))
+        return path
+
+    def _failed(
+        self, records: list[dict[str, Any]], status: int | None, reason: str, key: str
+    ) -> list[DeliveryFailure]:
+        shown = _trim(self.redactor.text(reason))
+        return [DeliveryFailure(r, status, shown, key) for r in records]
 
 
 def _trim(text: str) -> str:

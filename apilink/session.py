@@ -13,6 +13,7 @@ from apilink.extract import PageReader
 from apilink.http import RetryPolicy, build_client
 from apilink.load import Loader
 from apilink.mapping.mapper import RecordMapper
+from apilink.redaction import Redactor, secret_values
 from apilink.validation import Validator, rules_from_config
 
 __all__ = ["MappingRun", "SyncSession"]
@@ -22,6 +23,7 @@ __all__ = ["MappingRun", "SyncSession"]
 class MappingRun:
     """The workers of one ``mapping:`` entry: reader, validator, mapper, loader."""
 
+    config: SyncConfig
     rule: MappingConfig
     reader: PageReader
     validator: Validator
@@ -40,6 +42,8 @@ class SyncSession:
         target_auth: the target API's ``httpx.Auth`` (or ``None``).
         transports: optional transports by side (``"source"``/``"target"``), for tests and
             faster HTTP stacks.
+        policy_options: passed to both ``RetryPolicy`` objects (``sleep``, ``clock``, ``rng``
+            in tests).
     """
 
     def __init__(
@@ -49,6 +53,7 @@ class SyncSession:
         source_auth: httpx.Auth | None = None,
         target_auth: httpx.Auth | None = None,
         transports: dict[str, httpx.AsyncBaseTransport] | None = None,
+        policy_options: dict[str, Any] | None = None,
     ) -> None:
         self.config = config
         transports = transports or {}
@@ -64,12 +69,48 @@ class SyncSession:
             auth=target_auth,
             transport=transports.get("target"),
         )
-        self.source_policy = RetryPolicy(config.retry_for(config.source))
-        self.target_policy = RetryPolicy(config.retry_for(config.target))
+        options = policy_options or {}
+        self.source_policy = RetryPolicy.for_connection(
+            config.retry_for(config.source),
+            config.timeout_for(config.source),
+            config.source,
+            **options,
+        )
+        self.target_policy = RetryPolicy.for_connection(
+            config.retry_for(config.target),
+            config.timeout_for(config.target),
+            config.target,
+            **options,
+        )
+        self.redactor = Redactor(secret_values(config), tuple(config.logging.filter_fields))
 
-    def mapping_run(self, rule: MappingConfig, params: dict[str, Any] | None = None) -> MappingRun:
-        """Fresh workers for one pass over ``rule``."""
+    def loader(self, target_endpoint: str) -> Loader:
+        """A loader for one target endpoint (dead-letter replays use it without a mapping)."""
+        return Loader(
+            self.target,
+            target_endpoint,
+            self.config.target.endpoints[target_endpoint],
+            self.target_policy,
+            scope=self.config.name,
+            concurrency=self.config.target.max_concurrency,
+            redactor=self.redactor,
+        )
+
+    def mapping_run(
+        self,
+        rule: MappingConfig,
+        params: dict[str, Any] | None = None,
+        position: dict[str, Any] | None = None,
+    ) -> MappingRun:
+        """Fresh workers for one pass over ``rule``.
+
+        Args:
+            rule: the mapping.
+            params: extra source query parameters (the incremental filter).
+            position: a checkpointed reader position to go on from.
+        """
         return MappingRun(
+            config=self.config,
             rule=rule,
             reader=PageReader(
                 self.source,
@@ -77,17 +118,11 @@ class SyncSession:
                 self.config.source.endpoints[rule.source],
                 self.source_policy,
                 params,
+                position,
             ),
             validator=Validator(rules_from_config(rule.validation)),
             mapper=RecordMapper(rule.fields),
-            loader=Loader(
-                self.target,
-                rule.target,
-                self.config.target.endpoints[rule.target],
-                self.target_policy,
-                scope=self.config.name,
-                concurrency=self.config.target.max_concurrency,
-            ),
+            loader=self.loader(rule.target),
         )
 
     async def __aenter__(self) -> SyncSession:

@@ -8,13 +8,21 @@ from typing import Any
 
 __all__ = ["SyncSummary"]
 
+_COUNTS = ("extracted", "valid", "quarantined", "loaded", "failed")
+
 
 @dataclass
 class SyncSummary:
     """Counts of one run.
 
     Invariant: ``extracted == loaded + quarantined + failed`` once the run has ended, whatever
-    failed; ``valid == extracted - quarantined``.
+    failed; ``failed`` counts the records written to the dead-letter queue. ``valid`` is what
+    passed validation and mapping (``extracted - quarantined``).
+
+    Attributes:
+        resumed_chunks: chunks an earlier, unfinished run had already delivered.
+        dead_letter_file: where this run's failed records went (when any did).
+        errors: one line per chunk or mapping that stopped early, secrets masked.
     """
 
     extracted: int = 0
@@ -23,6 +31,14 @@ class SyncSummary:
     loaded: int = 0
     failed: int = 0
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    resumed_chunks: int = 0
+    dead_letter_file: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def dead_lettered(self) -> int:
+        """Records written to the dead-letter queue (the same number as ``failed``)."""
+        return self.failed
 
     def add(self, other: SyncSummary) -> None:
         self.extracted += other.extracted
@@ -32,6 +48,9 @@ class SyncSummary:
         self.failed += other.failed
         for reason, count in other.quarantine_reasons.items():
             self.quarantine_reasons[reason] = self.quarantine_reasons.get(reason, 0) + count
+        self.resumed_chunks += other.resumed_chunks
+        self.dead_letter_file = other.dead_letter_file or self.dead_letter_file
+        self.errors.extend(other.errors)
 
     def set_aside(self, reasons: Iterable[str]) -> None:
         """Count the reasons records were quarantined for."""
@@ -43,11 +62,20 @@ class SyncSummary:
         """Whether every extracted record is accounted for."""
         return self.extracted == self.loaded + self.quarantined + self.failed
 
+    def balance(self) -> str:
+        """The invariant in words, e.g. ``extracted 120 = loaded 100 + quarantined 8 +
+        dead-lettered 12``, with ``UNBALANCED`` when it does not hold."""
+        line = (
+            f"extracted {self.extracted} = loaded {self.loaded} + quarantined "
+            f"{self.quarantined} + dead-lettered {self.failed}"
+        )
+        return line if self.balanced else f"UNBALANCED: {line}"
+
     def counts(self) -> dict[str, int]:
         """The five counts, as ``apilink sync --json`` prints them."""
-        data = asdict(self)
-        data.pop("quarantine_reasons")
-        return data
+        return {name: getattr(self, name) for name in _COUNTS}
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["balanced"] = self.balanced
+        return data

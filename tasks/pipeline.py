@@ -1,7 +1,9 @@
 """The chunk stages of a sync: extract, validate, map, load.
 
 Each task handles one chunk of thousands of records, never one record. Tasks hold live clients
-and credentials, so nothing is cached or persisted.
+and credentials, so nothing is cached or persisted. :func:`process_chunk` runs the stages after
+extraction and accounts for every record whatever raises: each ends up loaded, quarantined or
+in the dead-letter queue.
 """
 
 from __future__ import annotations
@@ -12,12 +14,19 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from apilink.dead_letter import (
+    DeadLetterQueue,
+    letters_for_records,
+    letters_from_failures,
+)
 from apilink.extract import PageReader
 from apilink.load import Loader, LoadResult
 from apilink.mapping.mapper import MappingFailure, RecordMapper
+from apilink.session import MappingRun
+from apilink.summary import SyncSummary
 from apilink.validation import ChunkValidation, Quarantined, Validator
 
-__all__ = ["extract_chunk", "load_records", "map_records", "validate_fields"]
+__all__ = ["extract_chunk", "load_records", "map_records", "process_chunk", "validate_fields"]
 
 _TASK_OPTIONS: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
 
@@ -71,3 +80,67 @@ async def load_records(loader: Loader, records: list[dict[str, Any]], index: int
     if result.failed:
         logger.error("%d records not accepted by %s", len(result.failed), loader.name)
     return result
+
+
+async def process_chunk(
+    run: MappingRun,
+    records: list[dict[str, Any]],
+    index: int,
+    dead_letters: DeadLetterQueue,
+    *,
+    dry_run: bool = False,
+) -> tuple[SyncSummary, str | None]:
+    """Validate, map and load one extracted chunk; never loses count of a record.
+
+    Records the target refused are written to ``dead_letters``. When a stage raises, the records
+    it held are dead-lettered too (mapped ones with the idempotency keys of the requests they
+    were in, so a replay is harmless if some arrived), and the error is returned.
+
+    Returns:
+        The chunk's counts (balanced: ``extracted == loaded + quarantined + failed``, except in
+        a dry run, which loads nothing) and an error line, or ``None``.
+    """
+    rule, loader = run.rule, run.loader
+    chunk = SyncSummary(extracted=len(records))
+    stage, pending = "process", records
+    try:
+        checked = validate_fields(run.validator, records, rule.source, index)
+        chunk.quarantined = len(checked.quarantined)
+        chunk.set_aside(r for q in checked.quarantined for r in q.reasons)
+        pending = checked.valid
+        mapped, refused = map_records(run.mapper, checked.valid, rule.target, index)
+        chunk.quarantined += len(refused)
+        chunk.set_aside(r for q in refused for r in q.reasons)
+        chunk.valid = len(mapped)
+        if dry_run:
+            return chunk, None
+        stage, pending = "load", mapped
+        delivered = await load_records(loader, mapped, index)
+    except Exception as exc:
+        reason = loader.redactor.text(f"{stage} failed: {type(exc).__name__}: {exc}")
+        letters = letters_for_records(
+            run.config,
+            rule,
+            pending,
+            reason,
+            stage="load" if stage == "load" else "process",
+            loader=loader,
+        )
+        chunk.failed = dead_letters.append(letters)
+        chunk.valid = chunk.extracted - chunk.quarantined
+        chunk.dead_letter_file = str(dead_letters.path) if letters else None
+        get_run_logger().error(
+            "chunk #%d of %s: %s; %d records dead-lettered",
+            index,
+            rule.target,
+            reason,
+            chunk.failed,
+        )
+        return chunk, f"chunk #{index} of {rule.source} -> {rule.target}: {reason}"[:300]
+    chunk.loaded = delivered.loaded
+    if delivered.failed:
+        chunk.failed = dead_letters.append(
+            letters_from_failures(run.config, rule, delivered.failed)
+        )
+        chunk.dead_letter_file = str(dead_letters.path)
+    return chunk, None

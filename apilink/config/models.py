@@ -19,9 +19,14 @@ from pydantic import (
 
 from apilink.config.auth import AuthConfig
 from apilink.config.credentials import CredentialStoreConfig
+from apilink.mapping.conditions import FieldCondition
 from apilink.mapping.paths import parse_path
+from apilink.mapping.templates import Template
 from apilink.mapping.transformers import resolve_transformer
 from apilink.pagination import PaginatorOptions, parse_pagination
+from apilink.partitions import PartitionsConfig
+from apilink.rate_limit import RateLimitConfig
+from apilink.validation.spec import FieldRule
 
 __all__ = [
     "ConnectionConfig",
@@ -60,6 +65,9 @@ class TimeoutConfig(_Model):
     read: float = Field(30.0, gt=0)
     write: float = Field(30.0, gt=0)
     pool: float = Field(30.0, gt=0)
+    deadline: float = Field(
+        300.0, gt=0, description="Overall seconds for one request, its retries and waits included."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -124,6 +132,12 @@ class ConnectionConfig(_Model):
     verify: bool | str = Field(True, description="TLS verification; a path names a CA bundle.")
     allow_insecure_http: bool = False
     max_concurrency: int = Field(8, ge=1, le=256)
+    rate_limit: RateLimitConfig | None = Field(
+        None, description="Requests per second this API accepts, shared by every worker."
+    )
+    max_response_bytes: int = Field(
+        64 * 1024 * 1024, ge=1, description="Larger response bodies are refused, not buffered."
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -134,13 +148,23 @@ class ConnectionConfig(_Model):
 
 
 class FieldMapping(_Model):
-    """One target field: from a source path, a constant ``value``, or a ``default``."""
+    """One target field: from a source path, a constant ``value``, a ``template`` over source
+    paths, or a ``default``; mapped only when its ``condition`` (if any) holds."""
 
     source: str | None = None
     target: str
     transform: list[str] = Field(default_factory=list)
     default: Any = None
     value: Any = None
+    template: str | None = Field(None, description='"{profile.first} {profile.last}"')
+    condition: FieldCondition | None = None
+
+    @field_validator("template")
+    @classmethod
+    def _template(cls, value: str | None) -> str | None:
+        if value is not None:
+            Template(value)
+        return value
 
     @field_validator("transform", mode="before")
     @classmethod
@@ -167,8 +191,13 @@ class FieldMapping(_Model):
 
     @model_validator(mode="after")
     def _has_origin(self) -> FieldMapping:
-        if self.source is None and self.value is None and self.default is None:
-            raise ValueError("a field needs `source`, `value` or `default`")
+        origins = [
+            name for name in ("source", "value", "template") if getattr(self, name) is not None
+        ]
+        if len(origins) > 1:
+            raise ValueError(f"a field takes one of `source`, `value`, `template`; got {origins}")
+        if not origins and self.default is None:
+            raise ValueError("a field needs `source`, `value`, `template` or `default`")
         return self
 
 
@@ -178,10 +207,13 @@ class ValidationRules(_Model):
     required_fields: list[str] = Field(default_factory=list)
     email_fields: list[str] = Field(default_factory=list)
     max_invalid_ratio: float | None = Field(None, ge=0, le=1)
+    rules: list[FieldRule] = Field(
+        default_factory=list, description="Per-field checks: regex, in_set, range, unique..."
+    )
 
     @property
     def is_empty(self) -> bool:
-        return not (self.required_fields or self.email_fields)
+        return not (self.required_fields or self.email_fields or self.rules)
 
 
 class MappingConfig(_Model):
@@ -249,6 +281,14 @@ class SyncConfig(_Model):
     credentials: CredentialStoreConfig | None = None
     incremental: IncrementalConfig | None = None
     chunk_size: int = Field(5_000, ge=1, le=1_000_000)
+    partitions: PartitionsConfig | None = Field(
+        None, description="Split the sync into child flow runs (see apilink.partitions)."
+    )
+    state_dir: str | None = Field(
+        None,
+        description="Folder of checkpoints and dead-letter files; default APILINK_STATE_DIR, "
+        "else ~/.apilink/state.",
+    )
 
     @model_validator(mode="after")
     def _endpoints_exist(self) -> SyncConfig:

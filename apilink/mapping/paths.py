@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from itertools import pairwise
 from typing import Any
 
 __all__ = ["MISSING", "PathSyntaxError", "get_path", "parse_path", "set_path"]
@@ -85,7 +86,7 @@ def set_path(data: dict[str, Any], path: str | tuple[str | int, ...], value: Any
     """Write ``value`` at ``path``, creating dicts and lists (padded with ``None``) on the way."""
     parts = parse_path(path) if isinstance(path, str) else path
     current: Any = data
-    for part, following in zip(parts, parts[1:], strict=False):
+    for part, following in pairwise(parts):
         child_default: Any = [] if isinstance(following, int) else {}
         current = _step(current, part, child_default)
     _assign(current, parts[-1], value)

@@ -9,7 +9,9 @@ from importlib.metadata import entry_points
 from typing import Any
 
 __all__ = [
+    "ENTRY_POINT_GROUP",
     "Transformer",
+    "load_entry_point_transformers",
     "register_transformer",
     "resolve_transformer",
     "transformer_names",
@@ -18,40 +20,78 @@ __all__ = [
 Transformer = Callable[[Any], Any]
 
 _REGISTRY: dict[str, Transformer] = {}
+_BROKEN: dict[str, str] = {}
 _entry_points_loaded = False
+
+ENTRY_POINT_GROUP = "apilink.transformers"
 
 
 def register_transformer(name: str) -> Callable[[Transformer], Transformer]:
-    """Decorator: make ``func`` usable as ``transform: name`` in a mapping."""
+    """Decorator: make ``func`` usable as ``transform: name`` in a mapping.
+
+    A transformer takes one value and returns the new one; it may raise to refuse a value (the
+    record is then quarantined with the transformer's name, never the value)::
+
+        @register_transformer("cents")
+        def cents(value):
+            return None if value is None else round(float(value) * 100)
+
+    Packages can offer transformers without being imported by the config: declare them as entry
+    points of group ``apilink.transformers`` (``cents = mypkg.money:cents``). A name registered
+    from Python wins over an entry point of the same name.
+    """
 
     def decorate(func: Transformer) -> Transformer:
         _REGISTRY[name] = func
+        _BROKEN.pop(name, None)
         return func
 
     return decorate
 
 
-def _load_entry_points() -> None:
+def load_entry_point_transformers(*, reload: bool = False) -> None:
+    """Register the transformers of installed packages (entry point group
+    ``apilink.transformers``); done once per process unless ``reload``.
+
+    An entry point that fails to load does not break the others: naming it in a mapping gives
+    an error that says which package and why.
+    """
     global _entry_points_loaded
-    if _entry_points_loaded:
+    if _entry_points_loaded and not reload:
         return
     _entry_points_loaded = True
-    for entry in entry_points(group="apilink.transformers"):
-        _REGISTRY.setdefault(entry.name, entry.load())
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        if entry.name in _REGISTRY:
+            continue
+        try:
+            loaded = entry.load()
+        except Exception as exc:
+            _BROKEN[entry.name] = f"{entry.value} ({type(exc).__name__})"
+            continue
+        if not callable(loaded):
+            _BROKEN[entry.name] = f"{entry.value} (not callable)"
+            continue
+        _REGISTRY[entry.name] = loaded
+        _BROKEN.pop(entry.name, None)
 
 
 def transformer_names() -> list[str]:
     """Every usable transformer name, sorted."""
-    _load_entry_points()
+    load_entry_point_transformers()
     return sorted(_REGISTRY)
 
 
 def resolve_transformer(name: str) -> Transformer:
     """The transformer called ``name``; a ``ValueError`` lists the valid names."""
-    _load_entry_points()
+    load_entry_point_transformers()
     try:
         return _REGISTRY[name]
     except KeyError:
+        if name in _BROKEN:
+            raise ValueError(
+                f"transformer {name!r} is declared by entry point {_BROKEN[name]} "
+                f"(group {ENTRY_POINT_GROUP}) but could not be loaded"
+            ) from None
         valid = ", ".join(transformer_names())
         raise ValueError(f"unknown transformer {name!r}; valid names are: {valid}") from None
 

@@ -1,10 +1,15 @@
-"""Pagination strategies, chosen by ``pagination.type``."""
+"""Pagination strategies, chosen by ``pagination.type``.
+
+Built in: ``page_number``, ``offset``, ``cursor``, ``header_cursor``, ``next_url``,
+``link_header`` and ``single``; add one with :func:`register_paginator`.
+"""
 
 from __future__ import annotations
 
 from pydantic import ValidationError
 
 from apilink.pagination.base import (
+    LoopGuard,
     PageRequest,
     Paginator,
     PaginatorOptions,
@@ -12,9 +17,21 @@ from apilink.pagination.base import (
     register_paginator,
     resolve_paginator,
 )
+from apilink.pagination.follow import (
+    LinkHeaderOptions,
+    LinkHeaderPaginator,
+    NextUrlOptions,
+    NextUrlPaginator,
+    origin_of,
+)
+from apilink.pagination.rfc8288 import Link, find_link, parse_link_header
 from apilink.pagination.strategies import (
     CursorOptions,
     CursorPaginator,
+    HeaderCursorOptions,
+    HeaderCursorPaginator,
+    OffsetOptions,
+    OffsetPaginator,
     PageNumberOptions,
     PageNumberPaginator,
     SinglePagePaginator,
@@ -23,6 +40,16 @@ from apilink.pagination.strategies import (
 __all__ = [
     "CursorOptions",
     "CursorPaginator",
+    "HeaderCursorOptions",
+    "HeaderCursorPaginator",
+    "Link",
+    "LinkHeaderOptions",
+    "LinkHeaderPaginator",
+    "LoopGuard",
+    "NextUrlOptions",
+    "NextUrlPaginator",
+    "OffsetOptions",
+    "OffsetPaginator",
     "PageNumberOptions",
     "PageNumberPaginator",
     "PageRequest",
@@ -30,7 +57,10 @@ __all__ = [
     "PaginatorOptions",
     "SinglePagePaginator",
     "build_paginator",
+    "find_link",
+    "origin_of",
     "paginator_types",
+    "parse_link_header",
     "parse_pagination",
     "register_paginator",
     "resolve_paginator",
@@ -40,8 +70,12 @@ __all__ = [
 def parse_pagination(raw: dict[str, object]) -> PaginatorOptions:
     """Validate a ``pagination:`` mapping into its strategy's options.
 
-    The APILinker form without ``type`` is accepted: ``next_page_path`` means a cursor sent back
-    as ``page_param``; ``page_param`` alone means page numbers.
+    The APILinker form without ``type`` is accepted: ``next_page_path`` means a cursor (or the
+    next page's number) read from the body and sent back as ``page_param``; ``page_param``
+    alone means page numbers; neither means a single page. ``data_path`` keeps its meaning.
+
+    Raises:
+        ValueError: an unknown ``type`` (listing the valid ones) or a bad option, naming the key.
     """
     data = dict(raw)
     if "type" not in data:

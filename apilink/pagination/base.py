@@ -3,25 +3,45 @@
 A paginator is a small state machine, in the shape dlt's REST client made familiar:
 
 - ``init_request(request)`` sets the first page's parameters;
-- ``update_state(response, records)`` reads what the page says about the next one;
+- ``update_state(response, records, body)`` reads what the page says about the next one;
 - ``has_next_page`` tells the extractor whether to go on;
-- ``update_request(request)`` sets the next page's parameters.
+- ``update_request(request)`` sets the next page's parameters, or moves the request to the next
+  page's URL with :meth:`PageRequest.follow`.
 
-It never sends a request itself, so every strategy is tested by feeding it responses. Register a
-new strategy with :func:`register_paginator`; its options model is validated from the config.
+The extractor calls :meth:`Paginator.advance`, which counts the page, runs the strategy, then
+the stop conditions every strategy shares (``stop_on_empty_page``, ``has_more_path``,
+``total_path``, ``total_pages_path``, ``max_pages``) and the repeated-page guard. A paginator
+never sends a request itself, so every strategy is tested by feeding it responses.
+
+Register a new strategy with :func:`register_paginator`; its options model (a subclass of
+:class:`PaginatorOptions`) is validated from the config::
+
+    class SinceOptions(PaginatorOptions):
+        since_param: str = "since"
+
+    @register_paginator("since")
+    class SincePaginator(Paginator[SinceOptions]):
+        options_model = SinceOptions
+        ...
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from apilink.errors import PaginationError
+from apilink.mapping.paths import MISSING, get_path, parse_path
 
 __all__ = [
+    "LoopGuard",
     "PageRequest",
     "Paginator",
     "PaginatorOptions",
@@ -32,29 +52,110 @@ __all__ = [
 
 
 class PaginatorOptions(BaseModel):
-    """Options shared by every strategy; subclasses add their own."""
+    """Options shared by every strategy; subclasses add their own.
+
+    Attributes:
+        type: the strategy's registered name.
+        max_pages: stop after this many pages.
+        data_path: where the records sit in a page body.
+        stop_on_empty_page: a page without records is the last one.
+        has_more_path: a body path whose falsy (or absent) value means "last page".
+        total_path: a body path holding the total number of records.
+        total_pages_path: a body path holding the total number of pages.
+        guard_repeated_pages: a page with the same records as the one before is an error
+            (a server that ignores the page parameter would otherwise be read forever).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: str
-    max_pages: int | None = None
+    max_pages: int | None = Field(None, ge=1)
     data_path: str | None = None
+    stop_on_empty_page: bool = True
+    has_more_path: str | None = None
+    total_path: str | None = None
+    total_pages_path: str | None = None
+
+    guard_repeated_pages: bool = True
+
+    @field_validator("data_path", "has_more_path", "total_path", "total_pages_path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_path(value)
+        return value
 
 
 @dataclass
 class PageRequest:
-    """The mutable parts of the next page's request."""
+    """The mutable parts of the next page's request.
+
+    The extractor sends ``url`` (relative to the client's base URL, or absolute) with
+    ``params`` and ``headers`` exactly as they are after ``update_request``.
+    """
 
     url: str
     params: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
+
+    def follow(self, url: str) -> None:
+        """Go to an absolute next-page URL: its query string replaces every parameter.
+
+        The query moves into ``params`` (a repeated name becomes a list) because httpx replaces
+        a URL's query with ``params`` whenever ``params`` is given, even empty.
+        """
+        parsed = httpx.URL(url)
+        query = parsed.params
+        self.params = {
+            key: values[0] if len(values) == 1 else values
+            for key in query
+            if (values := query.get_list(key))
+        }
+        self.url = str(parsed.copy_with(query=None))
+
+
+class LoopGuard:
+    """Remembers the tokens (cursors, URLs) a paginator followed; a repeat is an error.
+
+    Args:
+        what: how the token is named in the error (``cursor at `meta.next```).
+    """
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self._seen: set[str] = set()
+
+    def check(self, token: Any) -> None:
+        """Remember ``token``.
+
+        Raises:
+            PaginationError: when it was seen before (the value is not named: it may be a
+                signed URL).
+        """
+        key = token if isinstance(token, str) else json.dumps(token, sort_keys=True, default=str)
+        if key in self._seen:
+            raise PaginationError(
+                f"the source sent the same {self.what} twice; stopping instead of looping"
+            )
+        self._seen.add(key)
+
+
+def _page_fingerprint(records: list[Any]) -> str:
+    text = json.dumps(records, sort_keys=True, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 OptionsT = TypeVar("OptionsT", bound=PaginatorOptions)
 
 
 class Paginator(ABC, Generic[OptionsT]):
-    """Base class of pagination strategies."""
+    """Base class of pagination strategies.
+
+    Attributes:
+        has_next_page: whether the extractor should ask for another page.
+        pages_read: pages seen so far.
+        records_read: records seen so far.
+    """
 
     options_model: ClassVar[type[PaginatorOptions]] = PaginatorOptions
 
@@ -62,8 +163,10 @@ class Paginator(ABC, Generic[OptionsT]):
         self.options = options
         self.has_next_page = True
         self.pages_read = 0
+        self.records_read = 0
+        self._last_page: str | None = None
 
-    def init_request(self, request: PageRequest) -> None:  # noqa: B027 - optional hook
+    def init_request(self, request: PageRequest) -> None:
         """Set the first page's parameters; most strategies need nothing."""
 
     @abstractmethod
@@ -75,11 +178,56 @@ class Paginator(ABC, Generic[OptionsT]):
         """Set the next page's parameters."""
 
     def advance(self, response: httpx.Response, records: list[Any], body: Any) -> None:
-        """Count the page, apply the strategy, then the stop conditions all strategies share."""
+        """Count the page, apply the strategy, then the stop conditions all strategies share.
+
+        Raises:
+            PaginationError: a repeated cursor or URL, or a page identical to the one before
+                (a server that ignores the page parameter).
+        """
         self.pages_read += 1
-        self.update_state(response, records, body)
-        if self.options.max_pages is not None and self.pages_read >= self.options.max_pages:
+        self.records_read += len(records)
+        if not records and self.options.stop_on_empty_page:
             self.has_next_page = False
+            return
+        self._guard_repeated_page(records)
+        self.update_state(response, records, body)
+        if self.has_next_page and self._shared_stop(body):
+            self.has_next_page = False
+
+    def _shared_stop(self, body: Any) -> bool:
+        options = self.options
+        if options.has_more_path is not None and not get_path(body, options.has_more_path):
+            return True
+        if options.total_path is not None:
+            total = _count_at(body, options.total_path)
+            if total is not None and self.records_read >= total:
+                return True
+        if options.total_pages_path is not None:
+            pages = _count_at(body, options.total_pages_path)
+            if pages is not None and self.pages_read >= pages:
+                return True
+        return options.max_pages is not None and self.pages_read >= options.max_pages
+
+    def _guard_repeated_page(self, records: list[Any]) -> None:
+        if not records or not self.options.guard_repeated_pages:
+            return
+        fingerprint = _page_fingerprint(records)
+        if fingerprint == self._last_page:
+            raise PaginationError(
+                f"page {self.pages_read} has the same records as page {self.pages_read - 1}: "
+                "the source ignores the pagination parameters; stopping instead of looping"
+            )
+        self._last_page = fingerprint
+
+
+def _count_at(body: Any, path: str) -> int | None:
+    value = get_path(body, path)
+    if value is MISSING or value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise PaginationError(f"`{path}` in the page body is not a number") from None
 
 
 _REGISTRY: dict[str, type[Paginator[Any]]] = {}

@@ -1,42 +1,59 @@
-"""The built-in pagination strategies."""
+"""The built-in strategies that send the next page's position as a parameter.
+
+``page_number`` (``?page=2``), ``offset`` (``?offset=20&limit=10``), ``cursor`` (a token from
+the body), ``header_cursor`` (a token from a response header) and ``single``. The strategies
+that follow a URL the server gives (``next_url``, ``link_header``) are in
+:mod:`apilink.pagination.follow`.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import httpx
+from pydantic import Field
 
-from apilink.errors import PaginationError
-from apilink.mapping.paths import get_path
-from apilink.pagination.base import PageRequest, Paginator, PaginatorOptions, register_paginator
+from apilink.mapping.paths import MISSING, get_path
+from apilink.pagination.base import (
+    LoopGuard,
+    PageRequest,
+    Paginator,
+    PaginatorOptions,
+    register_paginator,
+)
 
 __all__ = [
     "CursorOptions",
     "CursorPaginator",
+    "HeaderCursorOptions",
+    "HeaderCursorPaginator",
+    "OffsetOptions",
+    "OffsetPaginator",
     "PageNumberOptions",
     "PageNumberPaginator",
     "SinglePagePaginator",
 ]
 
 
-def _truthy_path(body: Any, path: str | None) -> bool | None:
-    if path is None:
-        return None
-    return bool(get_path(body, path))
-
-
 class PageNumberOptions(PaginatorOptions):
+    """``type: page_number``.
+
+    Attributes:
+        page_param: the query parameter that carries the page number.
+        start_page: the first page's number (0 or 1, usually).
+        page_size_param: the query parameter that carries the page size, if any.
+        page_size: the page size to ask for.
+    """
+
     page_param: str = "page"
     start_page: int = 1
     page_size_param: str | None = None
-    page_size: int | None = None
-    total_pages_path: str | None = None
-    has_more_path: str | None = None
+    page_size: int | None = Field(None, ge=1)
 
 
 @register_paginator("page_number")
 class PageNumberPaginator(Paginator[PageNumberOptions]):
-    """``?page=1, 2, ...`` until an empty page, ``has_more`` false, or the total is reached."""
+    """``?page=1, 2, ...`` until a shared stop condition says the last page was read."""
 
     options_model = PageNumberOptions
 
@@ -50,25 +67,61 @@ class PageNumberPaginator(Paginator[PageNumberOptions]):
             request.params[self.options.page_size_param] = self.options.page_size
 
     def update_state(self, response: httpx.Response, records: list[Any], body: Any) -> None:
-        if not records:
-            self.has_next_page = False
-            return
-        has_more = _truthy_path(body, self.options.has_more_path)
-        if has_more is False:
-            self.has_next_page = False
-            return
-        if self.options.total_pages_path is not None:
-            total = get_path(body, self.options.total_pages_path)
-            if isinstance(total, int) and self.page - self.options.start_page + 1 >= total:
-                self.has_next_page = False
-                return
         self.page += 1
 
     def update_request(self, request: PageRequest) -> None:
         request.params[self.options.page_param] = self.page
 
 
+class OffsetOptions(PaginatorOptions):
+    """``type: offset``.
+
+    Attributes:
+        offset_param: the query parameter that carries the offset.
+        limit_param: the query parameter that carries the page size.
+        limit: the page size to ask for.
+        start_offset: the first page's offset.
+    """
+
+    offset_param: str = "offset"
+    limit_param: str = "limit"
+    limit: int = Field(100, ge=1)
+    start_offset: int = Field(0, ge=0)
+
+
+@register_paginator("offset")
+class OffsetPaginator(Paginator[OffsetOptions]):
+    """``?offset=0&limit=N``, then the offset moves by the records actually received.
+
+    Moving by what was received, not by ``limit``, skips nothing when a server caps the limit
+    below what was asked.
+    """
+
+    options_model = OffsetOptions
+
+    def __init__(self, options: OffsetOptions) -> None:
+        super().__init__(options)
+        self.offset = options.start_offset
+
+    def init_request(self, request: PageRequest) -> None:
+        request.params[self.options.offset_param] = self.offset
+        request.params[self.options.limit_param] = self.options.limit
+
+    def update_state(self, response: httpx.Response, records: list[Any], body: Any) -> None:
+        self.offset += len(records)
+
+    def update_request(self, request: PageRequest) -> None:
+        request.params[self.options.offset_param] = self.offset
+
+
 class CursorOptions(PaginatorOptions):
+    """``type: cursor``.
+
+    Attributes:
+        cursor_path: where the next cursor sits in the body; absent, null or ``""`` ends.
+        cursor_param: the query parameter that sends it back.
+    """
+
     cursor_path: str = "next_cursor"
     cursor_param: str = "cursor"
 
@@ -82,24 +135,59 @@ class CursorPaginator(Paginator[CursorOptions]):
     def __init__(self, options: CursorOptions) -> None:
         super().__init__(options)
         self.cursor: Any = None
-        self._seen: set[str] = set()
+        self._guard = LoopGuard(f"cursor at `{options.cursor_path}`")
 
     def update_state(self, response: httpx.Response, records: list[Any], body: Any) -> None:
         cursor = get_path(body, self.options.cursor_path)
-        if cursor in (None, ""):
+        if cursor is MISSING or cursor in (None, ""):
             self.has_next_page = False
             return
-        key = str(cursor)
-        if key in self._seen:
-            raise PaginationError(
-                f"The source sent the same cursor twice at `{self.options.cursor_path}`; "
-                "stopping instead of looping."
-            )
-        self._seen.add(key)
+        self._guard.check(cursor)
         self.cursor = cursor
 
     def update_request(self, request: PageRequest) -> None:
         request.params[self.options.cursor_param] = self.cursor
+
+
+class HeaderCursorOptions(PaginatorOptions):
+    """``type: header_cursor``.
+
+    Attributes:
+        cursor_header: the response header that carries the next cursor; absent or empty ends.
+        cursor_param: the name the cursor is sent back under.
+        send_in: ``query`` (a query parameter) or ``header`` (a request header).
+    """
+
+    cursor_header: str = "X-Next-Cursor"
+    cursor_param: str = "cursor"
+    send_in: Literal["query", "header"] = "query"
+
+
+@register_paginator("header_cursor")
+class HeaderCursorPaginator(Paginator[HeaderCursorOptions]):
+    """A token in a response header, sent back as a query parameter or a request header."""
+
+    options_model = HeaderCursorOptions
+
+    def __init__(self, options: HeaderCursorOptions) -> None:
+        super().__init__(options)
+        self.cursor: str | None = None
+        self._guard = LoopGuard(f"cursor in header `{options.cursor_header}`")
+
+    def update_state(self, response: httpx.Response, records: list[Any], body: Any) -> None:
+        cursor = response.headers.get(self.options.cursor_header, "").strip()
+        if not cursor:
+            self.has_next_page = False
+            return
+        self._guard.check(cursor)
+        self.cursor = cursor
+
+    def update_request(self, request: PageRequest) -> None:
+        assert self.cursor is not None
+        if self.options.send_in == "header":
+            request.headers[self.options.cursor_param] = self.cursor
+        else:
+            request.params[self.options.cursor_param] = self.cursor
 
 
 @register_paginator("single")

@@ -1,23 +1,42 @@
 """Run validation rules on a chunk of records with Great Expectations.
 
 Great Expectations takes seconds to import and ~15-50 ms per validation call whatever the size,
-so it is imported once, lazily, and called once per chunk of thousands of records.
+so it is imported once per process, lazily, and called once per chunk of thousands of records:
+each rule is one expectation on one column of a pandas frame built from the chunk (see
+:mod:`apilink.validation.columns`). GX's ephemeral context is shared by every validator of the
+process and is not thread-safe, so validation calls are serialised by a lock.
+
+``unique`` holds across the chunks of a run: GX finds repeats within a chunk (every copy
+fails), and the validator remembers the values of earlier chunks (a later copy fails).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+import threading
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from apilink.mapping.paths import MISSING, get_path, parse_path
+from apilink.errors import ApilinkError
+from apilink.mapping.paths import get_path, parse_path
+from apilink.validation.columns import REFUSED, encode_cell, encode_set
 from apilink.validation.rules import Rule
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ChunkValidation", "Quarantined", "Validator"]
+__all__ = ["ChunkValidation", "Quarantined", "ValidationEngineError", "Validator"]
+
+_GX_LOCK = threading.Lock()
+
+
+class ValidationEngineError(ApilinkError):
+    """Great Expectations could not evaluate a rule (not: a record failed it).
+
+    Records are never let through when a rule could not be evaluated.
+    """
 
 
 @dataclass(frozen=True)
@@ -41,7 +60,7 @@ def _gx_batch_definition() -> Any:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
 
-    context = gx.get_context(mode="ephemeral")
+    context: Any = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False, "metric_calculations": False}
     source = context.data_sources.add_pandas("apilink")
     asset = source.add_dataframe_asset("records")
@@ -49,20 +68,40 @@ def _gx_batch_definition() -> Any:
 
 
 def _expectation(rule: Rule, column: str) -> Any:
-    import great_expectations.expectations as gxe
+    gxe: Any = importlib.import_module("great_expectations.expectations")
 
-    if rule.kind == "required":
-        return gxe.ExpectColumnValuesToNotBeNull(column=column, result_format="COMPLETE")
-    if rule.kind == "email":
-        params = dict(rule.params)
-        return gxe.ExpectColumnValuesToMatchRegex(
-            column=column, regex=params["regex"], result_format="COMPLETE"
+    common: dict[str, Any] = {"column": column, "result_format": "COMPLETE"}
+    kind = rule.kind
+    if kind in ("required", "not_null"):
+        return gxe.ExpectColumnValuesToNotBeNull(**common)
+    if kind in ("email", "regex"):
+        return gxe.ExpectColumnValuesToMatchRegex(regex=rule.param("regex"), **common)
+    if kind == "in_set":
+        return gxe.ExpectColumnValuesToBeInSet(value_set=encode_set(rule.param("values")), **common)
+    if kind == "range":
+        return gxe.ExpectColumnValuesToBeBetween(
+            min_value=rule.param("min"), max_value=rule.param("max"), **common
         )
-    raise ValueError(f"no expectation for rule kind {rule.kind!r}")
+    if kind == "unique":
+        return gxe.ExpectColumnValuesToBeUnique(**common)
+    if kind == "type":
+        wanted = rule.param("type")
+        names = ["integer", "number"] if wanted == "number" else [wanted]
+        return gxe.ExpectColumnValuesToBeInSet(value_set=names, **common)
+    raise ValueError(f"no expectation for rule kind {kind!r}")
+
+
+def _raised(outcome: Any) -> bool:
+    info = getattr(outcome, "exception_info", None) or {}
+    if info.get("raised_exception"):
+        return True
+    return any(isinstance(v, dict) and v.get("raised_exception") for v in info.values())
 
 
 class Validator:
     """Validates chunks against a fixed list of rules.
+
+    Keep one validator for the whole run: ``unique`` remembers the values it has seen.
 
     Example:
         >>> validator = Validator(rules_from_config(mapping.validation))
@@ -71,15 +110,23 @@ class Validator:
 
     def __init__(self, rules: list[Rule]) -> None:
         self.rules = rules
-        self._columns = {rule.field: f"c{i}" for i, rule in enumerate(rules)}
-        self._paths = {name: parse_path(name) for name in self._columns}
+        self._columns = [f"c{i}" for i in range(len(rules))]
+        self._paths = [parse_path(rule.field) for rule in rules]
+        self._seen: dict[int, set[Any]] = {
+            i: set() for i, rule in enumerate(rules) if rule.kind == "unique"
+        }
         self._suite: Any = None
 
     def validate(self, records: list[dict[str, Any]]) -> ChunkValidation:
-        """Split ``records`` into valid and quarantined, keeping their order."""
+        """Split ``records`` into valid and quarantined, keeping their order.
+
+        Raises:
+            ValidationEngineError: GX could not evaluate a rule on this chunk.
+        """
         if not self.rules or not records:
             return ChunkValidation(valid=list(records))
-        failures = self._failures(self._frame(records))
+        cells = self._cells(records)
+        failures = self._failures(cells)
         outcome = ChunkValidation()
         for index, record in enumerate(records):
             reasons = failures.get(index)
@@ -89,34 +136,60 @@ class Validator:
                 outcome.valid.append(record)
         return outcome
 
-    def _frame(self, records: list[dict[str, Any]]) -> pd.DataFrame:
+    def _cells(self, records: list[dict[str, Any]]) -> list[list[Any]]:
+        return [
+            [encode_cell(rule, get_path(record, path)) for record in records]
+            for rule, path in zip(self.rules, self._paths, strict=True)
+        ]
+
+    def _frame(self, cells: list[list[Any]]) -> pd.DataFrame:
         import pandas as pd
 
-        data: dict[str, list[Any]] = {}
-        for name, column in self._columns.items():
-            path = self._paths[name]
-            values = []
-            for record in records:
-                value = get_path(record, path)
-                values.append(None if value is MISSING else value)
-            data[column] = values
-        return pd.DataFrame(data, dtype=object)
+        data: dict[str, Any] = {}
+        for rule, column, values in zip(self.rules, self._columns, cells, strict=True):
+            judged = [None if v is REFUSED else v for v in values]
+            if rule.kind == "range":
+                data[column] = pd.Series(judged, dtype="float64")
+            else:
+                data[column] = pd.Series(judged, dtype=object)
+        return pd.DataFrame(data)
 
-    def _failures(self, frame: pd.DataFrame) -> dict[int, list[str]]:
-        import great_expectations as gx
-
-        batch_definition = _gx_batch_definition()
+    def _suite_for_run(self) -> Any:
         if self._suite is None:
+            import great_expectations as gx
+
             suite = gx.ExpectationSuite(name=f"apilink-{id(self)}")
-            for rule in self.rules:
-                suite.add_expectation(_expectation(rule, self._columns[rule.field]))
+            for rule, column in zip(self.rules, self._columns, strict=True):
+                suite.add_expectation(_expectation(rule, column))
             self._suite = suite
-        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-        result = batch.validate(self._suite, result_format={"result_format": "COMPLETE"})
+        return self._suite
+
+    def _failures(self, cells: list[list[Any]]) -> dict[int, list[str]]:
+        frame = self._frame(cells)
+        with _GX_LOCK:
+            batch_definition = _gx_batch_definition()
+            suite = self._suite_for_run()
+            batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+            result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+        failing: dict[int, set[int]] = {}
+        for number, (rule, outcome) in enumerate(zip(self.rules, result.results, strict=True)):
+            if _raised(outcome):
+                raise ValidationEngineError(
+                    f"Great Expectations could not evaluate rule `{rule.kind}` on field "
+                    f"`{rule.field}`; no record of the chunk was let through"
+                )
+            rows = failing.setdefault(number, set())
+            if not outcome.success:
+                rows.update(int(i) for i in outcome.result.get("unexpected_index_list") or [])
+            rows.update(i for i, cell in enumerate(cells[number]) if cell is REFUSED)
+        for number, seen in self._seen.items():
+            column = cells[number]
+            failing[number].update(
+                i for i, cell in enumerate(column) if cell is not None and cell in seen
+            )
+            seen.update(cell for cell in column if cell is not None)
         failures: dict[int, list[str]] = {}
-        for rule, outcome in zip(self.rules, result.results, strict=True):
-            if outcome.success:
-                continue
-            for index in outcome.result.get("unexpected_index_list") or []:
-                failures.setdefault(int(index), []).append(rule.reason)
+        for number, rule in enumerate(self.rules):
+            for index in sorted(failing[number]):
+                failures.setdefault(index, []).append(rule.reason)
         return failures

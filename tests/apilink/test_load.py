@@ -1,0 +1,201 @@
+"""Loader: methods, batches, keys, bounded concurrency, and delivery through injected faults."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from apilink.config.models import EndpointConfig, RetryConfig
+from apilink.errors import ConfigError
+from apilink.extract import PageReader
+from apilink.http import RetryPolicy
+from apilink.load import Loader, LoadResult, batch_key, idempotency_key
+from apilink.redaction import Redactor
+from tests.fixtures.faulty import FaultyApis
+from tests.servers.faulty import FaultPlan, items
+
+
+class Sleeps:
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def target(**extra: Any) -> EndpointConfig:
+    return EndpointConfig.model_validate({"path": "/items", "method": "POST", **extra})
+
+
+def mock_loader(
+    handler: Callable[[httpx.Request], Any], endpoint: EndpointConfig, concurrency: int = 4
+) -> tuple[Loader, httpx.AsyncClient]:
+    client = httpx.AsyncClient(base_url="http://t.test", transport=httpx.MockTransport(handler))
+    policy = RetryPolicy(RetryConfig(max_attempts=3), sleep=Sleeps())
+    return Loader(client, "items", endpoint, policy, scope="s", concurrency=concurrency), client
+
+
+def run_load(
+    loader: Loader, client: httpx.AsyncClient, records: list[dict[str, Any]]
+) -> LoadResult:
+    async def go() -> LoadResult:
+        async with client:
+            return await loader.load(records)
+
+    return asyncio.run(go())
+
+
+def test_keys_are_stable_and_scoped() -> None:
+    record = {"id": 1, "name": "a"}
+    assert idempotency_key("s:t", record) == idempotency_key("s:t", dict(reversed(record.items())))
+    assert idempotency_key("s:t", record) != idempotency_key("other:t", record)
+    assert idempotency_key("s:t", record) != idempotency_key("s:t", {**record, "name": "b"})
+    by_id = idempotency_key("s:t", record, "id")
+    assert by_id == idempotency_key("s:t", {"id": 1, "name": "changed"}, "id")
+    assert batch_key(["k"]) == "k"
+    assert batch_key(["a", "b"]) != batch_key(["b", "a"])
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+def test_put_and_patch_address_the_record_by_its_fields(method: str) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200)
+
+    loader, client = mock_loader(handler, target(method=method, path="/items/{external_id}"))
+    result = run_load(loader, client, [{"external_id": "a/1", "v": 1}, {"v": 2}])
+    assert result.loaded == 1
+    assert [(r.method, r.url.raw_path) for r in seen] == [(method, b"/items/a%2F1")]
+    assert json.loads(seen[0].content) == {"external_id": "a/1", "v": 1}
+    assert "Idempotency-Key" in seen[0].headers
+    assert result.failed[0].reason.startswith("the record has no `external_id`")
+
+
+def test_a_batch_endpoint_cannot_template_its_path() -> None:
+    with pytest.raises(ConfigError, match="batches"):
+        mock_loader(lambda r: httpx.Response(200), target(path="/x/{id}", batch=True))
+
+
+def test_batches_keep_order_and_a_resend_carries_the_same_key() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(201)
+
+    records = [{"id": i} for i in range(7)]
+    for _ in range(2):
+        loader, client = mock_loader(handler, target(batch=True, batch_size=3))
+        assert run_load(loader, client, records).loaded == 7
+    bodies = [json.loads(r.content) for r in seen[:3]]
+    assert sorted(len(b) for b in bodies) == [1, 3, 3]
+    first = sorted(r.headers["Idempotency-Key"] for r in seen[:3])
+    second = sorted(r.headers["Idempotency-Key"] for r in seen[3:])
+    assert first == second and len(set(first)) == 3
+
+
+def test_requests_in_flight_stay_within_the_bound() -> None:
+    in_flight = 0
+    peak = 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.001)
+        in_flight -= 1
+        return httpx.Response(201)
+
+    loader, client = mock_loader(handler, target(), concurrency=3)
+    assert run_load(loader, client, [{"id": i} for i in range(30)]).loaded == 30
+    assert peak == 3
+
+
+def test_a_refused_record_is_not_retried_and_its_reason_masks_credentials() -> None:
+    secret = "tok-" + "9" * 20
+    calls = Counter[str]()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls[request.headers["Idempotency-Key"]] += 1
+        echoed = {
+            "error": "bad",
+            "headers": {"Authorization": f"Bearer {secret}"},
+            "pad": "x" * 500,
+        }
+        return httpx.Response(422, json=echoed)
+
+    loader, client = mock_loader(handler, target())
+    loader.redactor = Redactor({secret})
+    result = run_load(loader, client, [{"id": 1}])
+    assert result.loaded == 0 and len(result.failed) == 1
+    failure = result.failed[0]
+    assert failure.status == 422
+    assert (
+        secret not in failure.reason
+        and "Bearer" not in failure.reason.split("Authorization")[1][:12]
+    )
+    assert len(failure.reason) <= 200
+    assert list(calls.values()) == [1]
+
+
+async def _move_everything(apis: FaultyApis, *, batch: bool, sleeps: Sleeps) -> LoadResult:
+    retry = RetryConfig(max_attempts=6, backoff_factor=0.01, max_retry_after=5)
+    policy = RetryPolicy(retry, sleep=sleeps, deadline=60)
+    timeout = httpx.Timeout(2, read=0.4)
+    source = EndpointConfig.model_validate(
+        {
+            "path": "/items",
+            "params": {"per_page": 10},
+            "pagination": {
+                "type": "page_number",
+                "data_path": "data",
+                "has_more_path": "meta.more",
+            },
+        }
+    )
+    headers = {"Authorization": f"Bearer {apis.token}"}
+    result = LoadResult()
+    async with (
+        httpx.AsyncClient(base_url=apis.source_url, timeout=timeout) as source_client,
+        httpx.AsyncClient(base_url=apis.target_url, timeout=timeout, headers=headers) as tc,
+    ):
+        reader = PageReader(source_client, "items", source, policy)
+        loader = Loader(
+            tc, "items", target(batch=batch, batch_size=4), policy, scope="f", concurrency=4
+        )
+        while chunk := await reader.next_chunk(20):
+            part = await loader.load(chunk)
+            result.loaded += part.loaded
+            result.failed += part.failed
+    return result
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["single", "batch"])
+def test_every_record_arrives_once_through_injected_faults(
+    faulty_apis: Callable[..., FaultyApis], batch: bool
+) -> None:
+    records = items(60)
+    apis = faulty_apis(
+        records,
+        source_plan=FaultPlan(seed=11, rate=0.3),
+        target_plan=FaultPlan(seed=12, rate=0.4),
+    )
+    sleeps = Sleeps()
+    result = asyncio.run(_move_everything(apis, batch=batch, sleeps=sleeps))
+
+    assert result.failed == []
+    assert result.loaded == 60
+    stored = Counter(r["id"] for r in apis.target.records)
+    assert stored == Counter(range(1, 61))  # every record, exactly once
+    assert apis.target.duplicates > 0  # a resend happened and the key absorbed it
+    injected = apis.source_plan.injected + apis.target.plan.injected
+    assert set(injected) == {"429", "503", "drop", "slow"}
+    assert 2.0 in sleeps.waits  # the 429's Retry-After: 2 was honoured
