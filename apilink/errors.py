@@ -68,7 +68,9 @@ class ConfigError(ApilinkError):
         problems: one line per problem, each naming the key path.
     """
 
-    def __init__(self, message: str, *, source: str = "<config>", problems: list[str] | None = None):
+    def __init__(
+        self, message: str, *, source: str = "<config>", problems: list[str] | None = None
+    ) -> None:
         self.source = source
         self.problems = problems or []
         super().__init__(message)

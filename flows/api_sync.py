@@ -9,13 +9,16 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from pydantic import SecretStr
 
+from apilink.audit.settings import open_audit_log
 from apilink.config import SyncConfig, load_config
 from apilink.config.models import MappingConfig
 from apilink.dead_letter import DeadLetterQueue
 from apilink.errors import ApilinkError, ConfigError
+from apilink.redaction import install_redaction, secret_values
 from apilink.session import SyncSession
 from apilink.state import MappingStart, SyncCheckpoint
 from apilink.summary import SyncSummary
+from tasks.audit import audit_hooks
 from tasks.auth import acquire_token
 from tasks.checkpoint import choose_state_store, save_checkpoint
 from tasks.credentials import resolve_credentials
@@ -68,7 +71,7 @@ def _load(config_path: str | None, config: dict[str, Any] | None) -> SyncConfig:
     return parse_config(yaml.safe_dump(config), source="<flow parameter `config`>")
 
 
-@flow(name="api_sync", log_prints=False, validate_parameters=True)
+@flow(name="api_sync", log_prints=False, validate_parameters=True, **audit_hooks())
 async def api_sync(
     config_path: str | None = None,
     config: dict[str, Any] | None = None,
@@ -104,9 +107,11 @@ async def api_sync(
     """
     logger = get_run_logger()
     sync_config = _load(config_path, config)
-    rbac_guard(sync_config.security, api_key)
+    audit = open_audit_log(sync_config) if sync_config.logging.security_audit else None
+    rbac_guard(sync_config.security, api_key, audit=audit)
     credentials = resolve_credentials(sync_config)
     resolved = credentials.config
+    redaction = install_redaction(secret_values(resolved), resolved.logging.filter_fields)
     rules = select_mappings(resolved, source_endpoint, target_endpoint)
     source_auth = acquire_token(resolved.source, "source", credentials.store)
     target_auth = None if dry_run else acquire_token(resolved.target, "target", credentials.store)
@@ -128,6 +133,7 @@ async def api_sync(
     finally:
         await _publish(summary, resolved.name, dry_run)
         logger.info("sync %s: %s", resolved.name, summary.balance())
+        redaction.remove()
     if summary.failed or summary.errors:
         raise SyncIncomplete(summary)
     return summary.to_dict()
