@@ -13,6 +13,7 @@ from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.utilities.annotations import quote
 
 from apilink.dead_letter import (
     DeadLetterQueue,
@@ -104,18 +105,18 @@ async def process_chunk(
     chunk = SyncSummary(extracted=len(records))
     stage, pending = "process", records
     try:
-        checked = validate_fields(run.validator, records, rule.source, index)
+        checked = validate_fields(run.validator, quote(records), rule.source, index)
         chunk.quarantined = len(checked.quarantined)
         chunk.set_aside(r for q in checked.quarantined for r in q.reasons)
         pending = checked.valid
-        mapped, refused = map_records(run.mapper, checked.valid, rule.target, index)
+        mapped, refused = map_records(run.mapper, quote(checked.valid), rule.target, index)
         chunk.quarantined += len(refused)
         chunk.set_aside(r for q in refused for r in q.reasons)
         chunk.valid = len(mapped)
         if dry_run:
             return chunk, None
         stage, pending = "load", mapped
-        delivered = await load_records(loader, mapped, index)
+        delivered = await load_records(loader, quote(mapped), index)
     except Exception as exc:
         reason = loader.redactor.text(f"{stage} failed: {type(exc).__name__}: {exc}")
         letters = letters_for_records(
