@@ -12,15 +12,19 @@ from apilink.cli import app
 from apilink.credentials import EncryptedFileStore
 from apilink.credentials.kdf import SCRYPT_FLOOR
 from apilink.rbac import AccessControl, FileUserStore, Role
+from tests.guide_table import GUIDE_TABLE
 
 ROLES = [role.value for role in Role]
 runner = CliRunner()
 
 # command -> (the guide's permission it needs, the roles the guide's table allows)
 COMMANDS = {
-    "validate": ("view_config", {"admin", "operator", "developer", "viewer"}),
-    "credentials": ("manage_credentials", {"admin"}),
-    "audit": ("view_logs", {"admin", "operator", "developer"}),
+    command: (permission, GUIDE_TABLE[permission])
+    for command, permission in {
+        "validate": "view_config",
+        "credentials": "manage_credentials",
+        "audit": "view_logs",
+    }.items()
 }
 
 

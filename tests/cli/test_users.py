@@ -8,17 +8,8 @@ from typer.testing import CliRunner
 
 from apilink.audit import read_events
 from apilink.cli.users import app
+from tests.guide_table import GUIDE_TABLE
 
-GUIDE_TABLE = {
-    "view_config": {"admin", "operator", "developer", "viewer"},
-    "edit_config": {"admin", "developer"},
-    "run_sync": {"admin", "operator"},
-    "view_results": {"admin", "operator", "developer", "viewer"},
-    "manage_users": {"admin"},
-    "manage_credentials": {"admin"},
-    "view_logs": {"admin", "operator", "developer"},
-    "access_analytics": {"admin", "operator"},
-}
 runner = CliRunner()
 
 

@@ -13,19 +13,10 @@ from apilink.rbac import AccessControl
 from blocks.access_control import AccessControl as AccessControlBlock
 from tasks.audit import PrefectAuditSink
 from tasks.rbac_guard import rbac_guard
+from tests.guide_table import GUIDE_TABLE
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")  # events need an API to go to
 
-GUIDE_TABLE = {
-    "view_config": {"admin", "operator", "developer", "viewer"},
-    "edit_config": {"admin", "developer"},
-    "run_sync": {"admin", "operator"},
-    "view_results": {"admin", "operator", "developer", "viewer"},
-    "manage_users": {"admin"},
-    "manage_credentials": {"admin"},
-    "view_logs": {"admin", "operator", "developer"},
-    "access_analytics": {"admin", "operator"},
-}
 KEYS = {
     role: f"CANARY-{role}-key-000{i}"
     for i, role in enumerate(["admin", "operator", "developer", "viewer"])

@@ -21,18 +21,7 @@ from apilink.rbac import (
     RoleError,
     UserExists,
 )
-
-# The guide's table, typed out independently of ROLE_PERMISSIONS so a change to either shows.
-GUIDE_TABLE = {
-    "view_config": {"admin", "operator", "developer", "viewer"},
-    "edit_config": {"admin", "developer"},
-    "run_sync": {"admin", "operator"},
-    "view_results": {"admin", "operator", "developer", "viewer"},
-    "manage_users": {"admin"},
-    "manage_credentials": {"admin"},
-    "view_logs": {"admin", "operator", "developer"},
-    "access_analytics": {"admin", "operator"},
-}
+from tests.guide_table import GUIDE_TABLE
 
 
 class Clock:
