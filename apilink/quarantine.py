@@ -18,12 +18,14 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from apilink.config.models import SyncConfig
 from apilink.redaction import DEFAULT_FILTER_FIELDS, MASK
+from apilink.state.store import default_state_dir, state_slug
 from apilink.validation.gx import Quarantined
 
 __all__ = ["SECRET_KEY_WORDS", "QuarantineWriter", "mask_record"]
@@ -116,6 +118,25 @@ class QuarantineWriter:
 
     def __repr__(self) -> str:
         return f"QuarantineWriter({str(self.path)!r}, count={self.count})"
+
+    @classmethod
+    def for_run(
+        cls,
+        config: SyncConfig,
+        run_id: str,
+        *,
+        secret_values: Iterable[str] = (),
+        environ: Mapping[str, str] | None = None,
+    ) -> QuarantineWriter:
+        """The file of one run of ``config``'s sync:
+        ``<state_dir>/quarantine/<sync>/<run id>.jsonl``."""
+        folder = default_state_dir(config.state_dir, environ) / "quarantine"
+        safe_run = "".join(c if c.isalnum() or c in "-_." else "-" for c in run_id)
+        return cls(
+            folder / state_slug(config.name) / f"{safe_run}.jsonl",
+            config.logging.filter_fields,
+            secret_values=secret_values,
+        )
 
     def write(
         self, items: Iterable[Quarantined], *, endpoint: str, chunk: int | None = None

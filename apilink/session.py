@@ -44,6 +44,8 @@ class SyncSession:
             faster HTTP stacks.
         policy_options: passed to both ``RetryPolicy`` objects (``sleep``, ``clock``, ``rng``
             in tests).
+        redactor: what masks secrets in error lines; by default one built from the config
+            (the flow passes the run's, which also learns OAuth tokens as they arrive).
     """
 
     def __init__(
@@ -54,6 +56,7 @@ class SyncSession:
         target_auth: httpx.Auth | None = None,
         transports: dict[str, httpx.AsyncBaseTransport] | None = None,
         policy_options: dict[str, Any] | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self.config = config
         transports = transports or {}
@@ -82,7 +85,9 @@ class SyncSession:
             config.target,
             **options,
         )
-        self.redactor = Redactor(secret_values(config), tuple(config.logging.filter_fields))
+        self.redactor = redactor or Redactor(
+            secret_values(config), tuple(config.logging.filter_fields)
+        )
 
     def loader(self, target_endpoint: str) -> Loader:
         """A loader for one target endpoint (dead-letter replays use it without a mapping)."""

@@ -22,6 +22,7 @@ class SyncSummary:
     Attributes:
         resumed_chunks: chunks an earlier, unfinished run had already delivered.
         dead_letter_file: where this run's failed records went (when any did).
+        quarantine_file: where this run's quarantined records went (when any were).
         errors: one line per chunk or mapping that stopped early, secrets masked.
     """
 
@@ -33,6 +34,7 @@ class SyncSummary:
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     resumed_chunks: int = 0
     dead_letter_file: str | None = None
+    quarantine_file: str | None = None
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -50,6 +52,7 @@ class SyncSummary:
             self.quarantine_reasons[reason] = self.quarantine_reasons.get(reason, 0) + count
         self.resumed_chunks += other.resumed_chunks
         self.dead_letter_file = other.dead_letter_file or self.dead_letter_file
+        self.quarantine_file = other.quarantine_file or self.quarantine_file
         self.errors.extend(other.errors)
 
     def set_aside(self, reasons: Iterable[str]) -> None:

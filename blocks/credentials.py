@@ -157,7 +157,7 @@ def load_store_config(name: str) -> CredentialStoreConfig:
     Raises:
         CredentialError: the block is not one of the credential blocks above.
     """
-    block = Block.load(name, _sync=True)  # the same from sync and async callers
+    block = Block.load(name, _sync=True)  # type: ignore[call-arg]  # the same from sync and async callers
     if isinstance(block, EncryptedFileCredentials | VaultCredentials):
         return block.store_config()
     raise CredentialError(

@@ -16,7 +16,7 @@ from prefect.blocks.core import Block
 from pydantic import Field, SecretStr, model_validator
 
 from apilink.config import SyncConfig as EngineSyncConfig
-from apilink.config import parse_config
+from apilink.config import build_config
 from apilink.errors import ConfigError
 from apilink.rbac import AccessControl
 
@@ -90,7 +90,7 @@ class SyncConfig(Block):
         Raises:
             ConfigError: naming the key paths at fault (never a value).
         """
-        return parse_config(yaml.safe_dump(self.raw()), source=self._source(), env=env)
+        return build_config(self.raw(), source=self._source(), env=env)
 
     def save_checked(
         self,

@@ -3,29 +3,38 @@ chunk by chunk, and a summary that always adds up."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
+from uuid import uuid4
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
+from prefect.runtime import flow_run
 from pydantic import SecretStr
 
 from apilink.audit.settings import open_audit_log
-from apilink.config import SyncConfig, load_config
+from apilink.auth.token import OAuthToken
+from apilink.config import SyncConfig
 from apilink.config.models import MappingConfig
 from apilink.dead_letter import DeadLetterQueue
-from apilink.errors import ApilinkError, ConfigError
+from apilink.errors import ApilinkError, ConfigError, ValidationFailed
+from apilink.quarantine import QuarantineWriter
 from apilink.redaction import install_redaction, secret_values
 from apilink.session import SyncSession
 from apilink.state import MappingStart, SyncCheckpoint
 from apilink.summary import SyncSummary
+from apilink.validation.ratio import InvalidRatioGuard
+from flows.config_source import load_sync_config
+from flows.progress import RunProgress, artifact_key
 from tasks.audit import audit_hooks
 from tasks.auth import acquire_token
 from tasks.checkpoint import choose_state_store, save_checkpoint
 from tasks.credentials import resolve_credentials
 from tasks.pipeline import extract_chunk, process_chunk
+from tasks.rate_limit import rate_limited_transports
 from tasks.rbac_guard import rbac_guard
 
-__all__ = ["SyncIncomplete", "api_sync", "select_mappings"]
+__all__ = ["SyncIncomplete", "api_sync", "select_mappings", "summary_markdown"]
 
 
 class SyncIncomplete(ApilinkError):
@@ -59,98 +68,138 @@ def select_mappings(
     return chosen
 
 
-def _load(config_path: str | None, config: dict[str, Any] | None) -> SyncConfig:
-    if (config_path is None) == (config is None):
-        raise ConfigError("give exactly one of `config_path` and `config`")
-    if config_path is not None:
-        return load_config(config_path)
-    import yaml
-
-    from apilink.config.loader import parse_config
-
-    return parse_config(yaml.safe_dump(config), source="<flow parameter `config`>")
+_AUDIT_HOOKS = audit_hooks()
 
 
-@flow(name="api_sync", log_prints=False, validate_parameters=True, **audit_hooks())
+@flow(
+    name="api_sync",
+    log_prints=False,
+    validate_parameters=True,
+    on_running=_AUDIT_HOOKS["on_running"],
+    on_completion=_AUDIT_HOOKS["on_completion"],
+    on_failure=_AUDIT_HOOKS["on_failure"],
+    on_crashed=_AUDIT_HOOKS["on_crashed"],
+    on_cancellation=_AUDIT_HOOKS["on_cancellation"],
+)
 async def api_sync(
     config_path: str | None = None,
     config: dict[str, Any] | None = None,
+    config_block: str | None = None,
     source_endpoint: str | None = None,
     target_endpoint: str | None = None,
     dry_run: bool = False,
     api_key: SecretStr | None = None,
+    partition: str | None = None,
 ) -> dict[str, Any]:
     """Move records from the source API to the target API as the sync config says.
 
-    Each chunk is extracted, validated, mapped and loaded; records the target refuses go to the
-    sync's dead-letter file; a checkpoint is saved after the target acknowledged the chunk, so a
-    rerun after a crash goes on from there and the idempotency keys keep the target free of
-    duplicates.
+    Each chunk is extracted, validated, mapped and loaded; records that fail validation go to
+    the run's quarantine file, records the target refuses to the sync's dead-letter file; a
+    checkpoint is saved after the target acknowledged the chunk, so a rerun after a crash goes
+    on from there and the idempotency keys keep the target free of duplicates.
 
     Args:
         config_path: a sync config YAML file (on the machine that runs the flow).
         config: the same config as a mapping, instead of a file.
+        config_block: the name of a saved ``SyncConfig`` block, instead of a file.
         source_endpoint: run only the mappings that read this source endpoint.
         target_endpoint: run only the mappings that write this target endpoint.
         dry_run: extract, validate and map, but send nothing to the target (and keep no
             checkpoint).
         api_key: the caller's apilink API key when access control is on
             (else ``APILINK_API_KEY``).
+        partition: set by ``partitioned_sync`` for a child run: the partition's label, which
+            keeps this child's checkpoint apart from its siblings'.
 
     Returns:
         The counts: extracted, valid, quarantined, loaded, failed (dead-lettered), the
-        quarantine reasons, and whether they balance.
+        quarantine reasons and file, and whether they balance.
 
     Raises:
-        SyncIncomplete: records were dead-lettered or a mapping stopped early; the summary,
-            which still balances, is attached.
+        SyncIncomplete: records were dead-lettered, a mapping stopped early or
+            ``max_invalid_ratio`` was exceeded; the summary, which still balances, is attached.
     """
     logger = get_run_logger()
-    sync_config = _load(config_path, config)
+    sync_config = await load_sync_config(config_path, config, config_block)
     audit = open_audit_log(sync_config) if sync_config.logging.security_audit else None
     rbac_guard(sync_config.security, api_key, audit=audit)
     credentials = resolve_credentials(sync_config)
     resolved = credentials.config
-    redaction = install_redaction(secret_values(resolved), resolved.logging.filter_fields)
-    rules = select_mappings(resolved, source_endpoint, target_endpoint)
-    source_auth = acquire_token(resolved.source, "source", credentials.store)
-    target_auth = None if dry_run else acquire_token(resolved.target, "target", credentials.store)
+    run_secrets = secret_values(resolved)
+    redaction = install_redaction(run_secrets, resolved.logging.filter_fields)
 
-    checkpoint: SyncCheckpoint | None = None
-    if not dry_run:
-        store = choose_state_store(resolved)
-        checkpoint = SyncCheckpoint(
-            store, resolved, save=lambda key, state: save_checkpoint(store, key, state)
-        )
-    queue = DeadLetterQueue.for_sync(resolved)
-    summary = SyncSummary()
+    def learn(token: OAuthToken) -> None:
+        run_secrets.update(token.secrets())
+        redaction.add_secrets(token.secrets())
+
     try:
-        async with SyncSession(
-            resolved, source_auth=source_auth, target_auth=target_auth
-        ) as session:
-            for rule in rules:
-                await _sync_mapping(session, rule, checkpoint, queue, summary, dry_run=dry_run)
+        rules = select_mappings(resolved, source_endpoint, target_endpoint)
+        store = credentials.store
+        source_auth = acquire_token(resolved.source, "source", store, on_token=learn)
+        target_auth = (
+            None if dry_run else acquire_token(resolved.target, "target", store, on_token=learn)
+        )
+        checkpoint: SyncCheckpoint | None = None
+        if not dry_run:
+            state = choose_state_store(resolved)
+            checkpoint = SyncCheckpoint(
+                state,
+                resolved,
+                save=lambda key, data: save_checkpoint(state, key, data),
+                key=f"{resolved.name}#{partition}" if partition else None,
+            )
+        run = _Run(
+            dead_letters=DeadLetterQueue.for_sync(resolved),
+            quarantine=QuarantineWriter.for_run(
+                resolved, flow_run.get_id() or f"local-{uuid4().hex}", secret_values=run_secrets
+            ),
+            progress=RunProgress(resolved.name, len(rules)),
+            checkpoint=checkpoint,
+            dry_run=dry_run,
+        )
+        await run.progress.start()
+        try:
+            async with SyncSession(
+                resolved,
+                source_auth=source_auth,
+                target_auth=target_auth,
+                transports=await rate_limited_transports(resolved),
+                redactor=redaction.filter.redactor,
+            ) as session:
+                for number, rule in enumerate(rules):
+                    await _sync_mapping(session, rule, number, run)
+        finally:
+            run.quarantine.close()
+            summary = run.summary
+            if run.quarantine.count:
+                summary.quarantine_file = str(run.quarantine.path)
+            complete = not (summary.failed or summary.errors)
+            await run.progress.finish(summary, completed=complete)
+            await _publish(summary, resolved.name, dry_run, run.quarantine.preview())
+            logger.info("sync %s: %s", resolved.name, summary.balance())
     finally:
-        await _publish(summary, resolved.name, dry_run)
-        logger.info("sync %s: %s", resolved.name, summary.balance())
         redaction.remove()
-    if summary.failed or summary.errors:
+    if not complete:
         raise SyncIncomplete(summary)
     return summary.to_dict()
 
 
-async def _sync_mapping(
-    session: SyncSession,
-    rule: MappingConfig,
-    checkpoint: SyncCheckpoint | None,
-    queue: DeadLetterQueue,
-    summary: SyncSummary,
-    *,
-    dry_run: bool,
-) -> None:
-    """One pass over ``rule``, chunk by chunk, from its checkpoint."""
+@dataclass
+class _Run:
+    """What the mappings of one run share."""
+
+    dead_letters: DeadLetterQueue
+    quarantine: QuarantineWriter
+    progress: RunProgress
+    checkpoint: SyncCheckpoint | None
+    dry_run: bool
+    summary: SyncSummary = field(default_factory=SyncSummary)
+
+
+async def _sync_mapping(session: SyncSession, rule: MappingConfig, number: int, run: _Run) -> None:
+    """One pass over ``rule`` (the ``number``-th mapping), chunk by chunk, from its checkpoint."""
     logger = get_run_logger()
-    config = session.config
+    config, checkpoint, summary = session.config, run.checkpoint, run.summary
     start = checkpoint.begin(rule) if checkpoint is not None else MappingStart({}, None)
     if start.discarded:
         logger.warning(
@@ -166,49 +215,113 @@ async def _sync_mapping(
             start.resumed_chunks,
         )
     summary.resumed_chunks += start.resumed_chunks
-    run = session.mapping_run(rule, start.params, start.position)
+    work = session.mapping_run(rule, start.params, start.position)
+    ratio = InvalidRatioGuard(rule.validation.max_invalid_ratio, scope=f"records of {rule.source}")
     index = start.resumed_chunks
     while True:
         try:
-            records = await extract_chunk(run.reader, config.chunk_size, index)
+            records = await extract_chunk(work.reader, config.chunk_size, index)
         except Exception as exc:
             # Nothing of the unfinished chunk was counted; a rerun reads it again.
             summary.errors.append(_error(session, f"extract {rule.source}", exc))
             return
         if not records:
             break
-        chunk, error = await process_chunk(run, records, index, queue, dry_run=dry_run)
+        last = work.reader.exhausted
+
+        def check_ratio(checked: int, invalid: int, last: bool = last) -> None:
+            ratio.add(checked, invalid)
+            ratio.enforce(final=last)
+
+        try:
+            chunk, error = await process_chunk(
+                work,
+                records,
+                index,
+                run.dead_letters,
+                quarantine=run.quarantine,
+                check_ratio=check_ratio,
+                dry_run=run.dry_run,
+            )
+        except ValidationFailed as exc:
+            # The chunk is neither loaded nor counted nor acknowledged: a rerun reads it again.
+            summary.errors.append(f"{exc}; chunk #{index} ({len(records)} records) not loaded")
+            return
         summary.add(chunk)
         if checkpoint is not None:
-            checkpoint.acknowledge(rule, records, run.reader.position())
+            checkpoint.acknowledge(rule, records, work.reader.position())
+        await run.progress.update(
+            number,
+            work.reader.paginator.progress(),
+            summary,
+            what=f"{rule.source} -> {rule.target} chunk #{index}: ",
+        )
         if error is not None:
             summary.errors.append(error)
             return
         index += 1
     if checkpoint is not None:
         checkpoint.finish(rule)
+    await run.progress.update(number, 1.0, summary, what=f"{rule.source} -> {rule.target} done: ")
 
 
 def _error(session: SyncSession, what: str, exc: BaseException) -> str:
     return session.redactor.text(f"{what}: {type(exc).__name__}: {exc}")[:300]
 
 
-async def _publish(summary: SyncSummary, name: str, dry_run: bool) -> None:
-    key = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-") or "sync"
-    counts = summary.counts()
+async def _publish(
+    summary: SyncSummary, name: str, dry_run: bool, quarantined: list[dict[str, Any]]
+) -> None:
+    """The counts table, the markdown summary with the quarantine reasons, and the first
+    quarantined rows (reasons only, never a value)."""
+    key = artifact_key(name)
     await acreate_table_artifact(
         key=f"{key}-counts",
-        table=[{"stage": stage, "records": value} for stage, value in counts.items()],
+        table=[{"stage": stage, "records": value} for stage, value in summary.counts().items()],
         description=f"apilink sync `{name}`: {summary.balance()}"
         + (" (dry run)" if dry_run else ""),
     )
+    await acreate_markdown_artifact(
+        key=f"{key}-quarantine",
+        markdown=summary_markdown(summary, name, dry_run=dry_run),
+        description="What the run did and why records were set aside (values never shown)",
+    )
+    if quarantined:
+        await acreate_table_artifact(
+            key=f"{key}-quarantined-rows",
+            table=quarantined,
+            description=f"The first quarantined records of `{name}`: row, endpoint, chunk and "
+            f"reasons (the full file: {summary.quarantine_file})",
+        )
+
+
+def summary_markdown(summary: SyncSummary, name: str, *, dry_run: bool = False) -> str:
+    """The run in a few lines of markdown: the balance, the reasons, where the files are."""
+    lines = [
+        f"# apilink sync `{name}`" + (" (dry run)" if dry_run else ""),
+        "",
+        f"**{summary.balance()}**",
+        "",
+        "| stage | records |",
+        "|---|---|",
+        *(f"| {stage} | {count} |" for stage, count in summary.counts().items()),
+    ]
     if summary.quarantine_reasons:
-        lines = "\n".join(
-            f"| {reason} | {count} |"
-            for reason, count in sorted(summary.quarantine_reasons.items(), key=lambda i: -i[1])
-        )
-        await acreate_markdown_artifact(
-            key=f"{key}-quarantine",
-            markdown=f"# Quarantined records\n\n| reason | records |\n|---|---|\n{lines}\n",
-            description="Why records were set aside (values are never shown)",
-        )
+        lines += ["", "## Quarantined records", "", "| reason | records |", "|---|---|"]
+        ranked = sorted(summary.quarantine_reasons.items(), key=lambda item: -item[1])
+        lines += [f"| {_cell(reason)} | {count} |" for reason, count in ranked]
+    if summary.quarantine_file:
+        lines += ["", f"Quarantine file: `{summary.quarantine_file}`"]
+    if summary.failed and summary.dead_letter_file:
+        lines += [
+            "",
+            f"Dead-lettered: {summary.failed} records in `{summary.dead_letter_file}` "
+            "(`apilink dlq list`, `apilink dlq retry`)",
+        ]
+    if summary.errors:
+        lines += ["", "## Stopped early", "", *(f"- {_cell(error)}" for error in summary.errors)]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")

@@ -13,11 +13,9 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import yaml
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_table_artifact
 from prefect.client.orchestration import get_client
@@ -31,9 +29,10 @@ from prefect.context import FlowRunContext
 from prefect.deployments import arun_deployment
 from pydantic import SecretStr
 
-from apilink.config import SyncConfig, parse_config
-from apilink.errors import ApilinkError, ConfigError
+from apilink.config import SyncConfig, build_config
+from apilink.errors import ApilinkError
 from apilink.partitions import Partition, partition_config, partitioned_endpoints, plan_partitions
+from flows.config_source import load_raw_config
 from tasks.rbac_guard import rbac_guard
 
 __all__ = [
@@ -58,36 +57,6 @@ class PartitionsFailed(ApilinkError):
         self.failed = failed
         self.summary = summary
         super().__init__(f"{len(failed)} partition(s) did not complete: {', '.join(failed)}")
-
-
-async def load_raw_config(
-    config_path: str | None, config: dict[str, Any] | None, config_block: str | None
-) -> tuple[dict[str, Any], str]:
-    """The config as written (references unexpanded) and where it came from.
-
-    Raises:
-        ConfigError: unless exactly one source is given and it holds a mapping.
-    """
-    given = [s for s in (config_path, config, config_block) if s is not None]
-    if len(given) != 1:
-        raise ConfigError("give exactly one of `config_path`, `config` and `config_block`")
-    if config is not None:
-        return dict(config), "<flow parameter `config`>"
-    if config_block is not None:
-        from blocks.sync_config import SyncConfig as SyncConfigBlock
-
-        block: SyncConfigBlock = await SyncConfigBlock.aload(config_block)
-        return block.raw(), f"<block {config_block}>"
-    assert config_path is not None
-    try:
-        raw = yaml.safe_load(Path(config_path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{config_path}: no such config file", source=config_path) from None
-    except yaml.YAMLError:
-        raise ConfigError(f"{config_path}: not valid YAML", source=config_path) from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{config_path}: a sync config is a mapping", source=config_path)
-    return raw, config_path
 
 
 def summary_from_table(rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -158,7 +127,7 @@ async def partitioned_sync(
     """
     logger = get_run_logger()
     raw, source = await load_raw_config(config_path, config, config_block)
-    sync_config: SyncConfig = parse_config(yaml.safe_dump(raw), source=source)
+    sync_config: SyncConfig = build_config(raw, source=source)
     rbac_guard(sync_config.security, api_key)
     if sync_config.partitions is None:
         plan = [Partition(0, "whole sync")]
@@ -184,6 +153,7 @@ async def partitioned_sync(
                 "source_endpoint": source_endpoint,
                 "target_endpoint": target_endpoint,
                 "dry_run": dry_run,
+                "partition": partition.label,
             },
             flow_run_name=f"{sync_config.name} {partition.label}",
             tags=["apilink", "partition", sync_config.name],

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 from prefect.events import emit_event
+from prefect.flows import FlowStateHook
 
 from apilink.audit import AuditLog, AuditSink, open_audit_log
 from apilink.config import load_config, parse_config
@@ -140,7 +141,7 @@ def audit_from_parameters(parameters: Mapping[str, Any]) -> AuditLog | None:
 
 def audit_hooks(
     factory: AuditFactory = audit_from_parameters, *, emit: Emitter = emit_event
-) -> dict[str, list[Callable[[Any, Any, Any], None]]]:
+) -> dict[str, list[FlowStateHook[..., Any]]]:
     """Flow state hooks (``on_running`` ... ``on_cancellation``) that audit the run."""
     return {
         name: [_hook(action, outcome, factory, emit)] for name, (action, outcome) in _HOOKS.items()
@@ -149,7 +150,7 @@ def audit_hooks(
 
 def _hook(
     action: str, outcome: str, factory: AuditFactory, emit: Emitter
-) -> Callable[[Any, Any, Any], None]:
+) -> FlowStateHook[..., Any]:
     def hook(flow: Any, flow_run: Any, state: Any) -> None:
         parameters = dict(getattr(flow_run, "parameters", None) or {})
         try:

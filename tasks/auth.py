@@ -3,12 +3,15 @@ fails the run before any record moves."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from apilink.auth import OAuth2TokenAuth, build_auth
 from apilink.auth.oauth import run_token_flow
+from apilink.auth.token import OAuthToken
 from apilink.config.models import ConnectionConfig
 from apilink.credentials import CredentialStore
 from apilink.transport import check_url
@@ -23,16 +26,22 @@ __all__ = ["acquire_token"]
     persist_result=False,
 )
 def acquire_token(
-    connection: ConnectionConfig, side: str, token_store: CredentialStore | None = None
+    connection: ConnectionConfig,
+    side: str,
+    token_store: CredentialStore | None = None,
+    on_token: Callable[[OAuthToken], None] | None = None,
 ) -> httpx.Auth | None:
     """The ``httpx.Auth`` for one side of the sync (``None`` when it needs none).
 
     OAuth tokens are fetched (or read from ``token_store`` and refreshed when due) here, once;
-    later requests reuse them and refresh them when they expire.
+    later requests reuse them and refresh them when they expire. ``on_token`` hears of every
+    token before it is used (the run's redactor, so no token value reaches a log).
     """
     auth = build_auth(connection.auth, token_store=token_store)
     kind = connection.auth.type if connection.auth is not None else "none"
     if isinstance(auth, OAuth2TokenAuth):
+        if on_token is not None:
+            auth.token_listeners.append(on_token)
         check_url(auth.config.token_url, connection.allow_insecure_http)
         with httpx.Client(verify=connection.verify, timeout=30.0) as client:
             run_token_flow(auth.acquire(), lambda request: _read(client.send(request)))

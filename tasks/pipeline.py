@@ -9,7 +9,8 @@ in the dead-letter queue.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -20,9 +21,11 @@ from apilink.dead_letter import (
     letters_for_records,
     letters_from_failures,
 )
+from apilink.errors import ValidationFailed
 from apilink.extract import PageReader
 from apilink.load import Loader, LoadResult
 from apilink.mapping.mapper import MappingFailure, RecordMapper
+from apilink.quarantine import QuarantineWriter
 from apilink.session import MappingRun
 from apilink.summary import SyncSummary
 from apilink.validation import ChunkValidation, Quarantined, Validator
@@ -89,10 +92,16 @@ async def process_chunk(
     index: int,
     dead_letters: DeadLetterQueue,
     *,
+    quarantine: QuarantineWriter | None = None,
+    check_ratio: Callable[[int, int], None] | None = None,
     dry_run: bool = False,
 ) -> tuple[SyncSummary, str | None]:
     """Validate, map and load one extracted chunk; never loses count of a record.
 
+    Records set aside by validation or mapping are written to ``quarantine`` (masked, with
+    their reasons). ``check_ratio(checked, invalid)`` runs before anything is loaded; when it
+    raises :class:`~apilink.errors.ValidationFailed` the chunk is not loaded and the error
+    propagates (the caller does not count or acknowledge the chunk, so a rerun reads it again).
     Records the target refused are written to ``dead_letters``. When a stage raises, the records
     it held are dead-lettered too (mapped ones with the idempotency keys of the requests they
     were in, so a replay is harmless if some arrived), and the error is returned.
@@ -105,18 +114,24 @@ async def process_chunk(
     chunk = SyncSummary(extracted=len(records))
     stage, pending = "process", records
     try:
-        checked = validate_fields(run.validator, quote(records), rule.source, index)
+        checked = validate_fields(run.validator, _by_reference(records), rule.source, index)
         chunk.quarantined = len(checked.quarantined)
         chunk.set_aside(r for q in checked.quarantined for r in q.reasons)
         pending = checked.valid
-        mapped, refused = map_records(run.mapper, quote(checked.valid), rule.target, index)
+        mapped, refused = map_records(run.mapper, _by_reference(checked.valid), rule.target, index)
         chunk.quarantined += len(refused)
         chunk.set_aside(r for q in refused for r in q.reasons)
         chunk.valid = len(mapped)
+        if quarantine is not None:
+            quarantine.write([*checked.quarantined, *refused], endpoint=rule.source, chunk=index)
+        if check_ratio is not None:
+            check_ratio(chunk.extracted, chunk.quarantined)
         if dry_run:
             return chunk, None
         stage, pending = "load", mapped
-        delivered = await load_records(loader, quote(mapped), index)
+        delivered = await load_records(loader, _by_reference(mapped), index)
+    except ValidationFailed:
+        raise
     except Exception as exc:
         reason = loader.redactor.text(f"{stage} failed: {type(exc).__name__}: {exc}")
         letters = letters_for_records(
@@ -145,3 +160,9 @@ async def process_chunk(
         )
         chunk.dead_letter_file = str(dead_letters.path)
     return chunk, None
+
+
+def _by_reference(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``records`` wrapped in Prefect's ``quote``: the task gets the list as it is, and
+    Prefect does not walk every record looking for futures to resolve."""
+    return cast(list[dict[str, Any]], quote(records))

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 pytest_plugins = sorted(
     f"tests.fixtures.{path.stem}"
     for path in (Path(__file__).parent / "fixtures").glob("*.py")
     if path.stem != "__init__"
 )
+
+
+@pytest.fixture(autouse=True)
+def _state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Checkpoints, dead letters and quarantine files of a test stay in its own folder, never in
+    the home folder of whoever runs the tests (a test may still set its own)."""
+    folder = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("APILINK_STATE_DIR", str(folder))
+    return folder

@@ -73,6 +73,7 @@ class OAuth2TokenAuth(httpx.Auth):
         self._store = token_store
         self._clock = clock
         self._token: OAuthToken | None = None
+        self.token_listeners: list[Callable[[OAuthToken], None]] = []
         self._sync_lock = threading.Lock()
         self._locks_guard = threading.Lock()
         self._async_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
@@ -106,8 +107,9 @@ class OAuth2TokenAuth(httpx.Auth):
             failed_access_token: the access token a resource server just answered 401 to;
                 it is replaced unless another caller already did.
         """
-        token = self._token if self._token is not None else self.load_token()
-        self._token = token
+        if self._token is None and (loaded := self.load_token()) is not None:
+            self._set(loaded)
+        token = self._token
         if token is not None:
             if failed_access_token is None:
                 if not token.is_expired(self._clock(), self.config.refresh_leeway):
@@ -133,13 +135,20 @@ class OAuth2TokenAuth(httpx.Auth):
 
     def use_token(self, token: OAuthToken) -> None:
         """Start from ``token`` (already stored) instead of loading one."""
-        self._token = token
+        self._set(token)
 
     def keep(self, token: OAuthToken) -> None:
         """Cache ``token`` and, with a store and ``storage_key``, save it there."""
-        self._token = token
+        self._set(token)
         if self._store is not None and self.config.storage_key:
             self._store.put(self.config.storage_key, token.to_entry())
+
+    def _set(self, token: OAuthToken) -> None:
+        # Listeners first hear of a token before any request carries it (the run's redactor
+        # learns each access and refresh token the moment it is acquired or rotated).
+        for listener in self.token_listeners:
+            listener(token)
+        self._token = token
 
     # -- httpx ------------------------------------------------------------------------------
 

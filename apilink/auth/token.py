@@ -103,6 +103,10 @@ class OAuthToken:
             leeway = min(leeway, max(0.0, self.expires_at - self.obtained_at) / 2)
         return now >= self.expires_at - leeway
 
+    def secrets(self) -> tuple[str, ...]:
+        """The values a log must never show: the access token and any refresh token."""
+        return tuple(v for v in (self.access_token, self.refresh_token) if v)
+
     def rotated(self, newer: OAuthToken) -> OAuthToken:
         """``newer``, keeping this token's refresh token when the server sent none."""
         if newer.refresh_token is None and self.refresh_token is not None:

@@ -17,7 +17,7 @@ from apilink.config.credentials import (
     FileStoreConfig,
     VaultStoreConfig,
 )
-from apilink.config.loader import expand_env, load_config, parse_config
+from apilink.config.loader import build_config, expand_env, load_config, parse_config
 from apilink.config.models import (
     ConnectionConfig,
     EndpointConfig,
@@ -57,6 +57,7 @@ __all__ = [
     "UserConfig",
     "ValidationRules",
     "VaultStoreConfig",
+    "build_config",
     "expand_env",
     "load_config",
     "parse_config",

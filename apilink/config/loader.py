@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from apilink.config.models import SyncConfig
 from apilink.errors import ConfigError
 
-__all__ = ["describe_errors", "expand_env", "load_config", "parse_config"]
+__all__ = ["build_config", "describe_errors", "expand_env", "load_config", "parse_config"]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -70,6 +70,17 @@ def parse_config(
     except yaml.YAMLError as exc:
         message = f"{source}: not valid YAML: {_yaml_problem(exc)}"
         raise ConfigError(message, source=source) from None
+    return build_config(raw, source=source, env=env)
+
+
+def build_config(
+    raw: Any, *, source: str = "<mapping>", env: Mapping[str, str] | None = None
+) -> SyncConfig:
+    """Validate a config already parsed from YAML (a flow parameter, a block's mapping).
+
+    Raises:
+        ConfigError: as :func:`load_config`.
+    """
     if not isinstance(raw, dict):
         kind = type(raw).__name__ if raw is not None else "an empty document"
         raise ConfigError(

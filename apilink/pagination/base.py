@@ -155,6 +155,8 @@ class Paginator(ABC, Generic[OptionsT]):
         has_next_page: whether the extractor should ask for another page.
         pages_read: pages seen so far.
         records_read: records seen so far.
+        total_records: the record total the last page stated (``total_path``), if any.
+        total_pages: the page total the last page stated (``total_pages_path``), if any.
     """
 
     options_model: ClassVar[type[PaginatorOptions]] = PaginatorOptions
@@ -164,6 +166,8 @@ class Paginator(ABC, Generic[OptionsT]):
         self.has_next_page = True
         self.pages_read = 0
         self.records_read = 0
+        self.total_records: int | None = None
+        self.total_pages: int | None = None
         self._last_page: str | None = None
 
     def init_request(self, request: PageRequest) -> None:
@@ -194,16 +198,28 @@ class Paginator(ABC, Generic[OptionsT]):
         if self.has_next_page and self._shared_stop(body):
             self.has_next_page = False
 
+    def progress(self) -> float | None:
+        """How far through the endpoint the reads are (0 to 1), when a page said its total
+        (``total_path``, ``total_pages_path``) or ``max_pages`` bounds it; else ``None``."""
+        if not self.has_next_page:
+            return 1.0
+        if self.total_records:
+            return min(1.0, self.records_read / self.total_records)
+        bound = self.total_pages or self.options.max_pages
+        return min(1.0, self.pages_read / bound) if bound else None
+
     def _shared_stop(self, body: Any) -> bool:
         options = self.options
         if options.has_more_path is not None and not get_path(body, options.has_more_path):
             return True
         if options.total_path is not None:
             total = _count_at(body, options.total_path)
+            self.total_records = total
             if total is not None and self.records_read >= total:
                 return True
         if options.total_pages_path is not None:
             pages = _count_at(body, options.total_pages_path)
+            self.total_pages = pages
             if pages is not None and self.pages_read >= pages:
                 return True
         return options.max_pages is not None and self.pages_read >= options.max_pages

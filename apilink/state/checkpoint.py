@@ -68,6 +68,8 @@ class SyncCheckpoint:
             make the fingerprint of a position).
         save: how to write the state (the flow routes it through a Prefect task); by default
             ``store.save``.
+        key: the state's name; by default the sync's name (a partition of a fanned-out sync
+            adds its label, so children never share a checkpoint).
     """
 
     def __init__(
@@ -76,10 +78,11 @@ class SyncCheckpoint:
         config: SyncConfig,
         *,
         save: Callable[[str, dict[str, Any]], None] | None = None,
+        key: str | None = None,
     ) -> None:
         self.store = store
         self.config = config
-        self.key = config.name
+        self.key = key or config.name
         self._save = save or store.save
         loaded = store.load(self.key)
         if loaded is not None and loaded.get("version") != _VERSION:

@@ -1,0 +1,72 @@
+"""The progress artifact of a sync run: one bar in the Prefect UI, moved after every chunk."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
+
+from apilink.summary import SyncSummary
+
+__all__ = ["RunProgress", "artifact_key"]
+
+
+def artifact_key(name: str) -> str:
+    """A Prefect artifact key from a sync name (lowercase letters, digits and dashes)."""
+    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-") or "sync"
+
+
+class RunProgress:
+    """How far a run is, as a percentage.
+
+    Each mapping is an equal share of the bar. Within a mapping, the share read so far comes
+    from the paginator when a page stated a total (or ``max_pages`` bounds it); otherwise the
+    bar moves when the mapping ends and the description carries the running counts.
+
+    Args:
+        name: the sync's name (the artifact key is ``<name>-progress``).
+        mappings: how many mappings the run goes through.
+    """
+
+    def __init__(self, name: str, mappings: int) -> None:
+        self.name = name
+        self.key = f"{artifact_key(name)}-progress"
+        self.mappings = max(1, mappings)
+        self.percent = 0.0
+        self._artifact: UUID | None = None
+
+    async def start(self) -> None:
+        self._artifact = await acreate_progress_artifact(
+            0.0, key=self.key, description=f"apilink sync `{self.name}`: starting"
+        )
+
+    async def update(
+        self, mapping: int, within: float | None, summary: SyncSummary, *, what: str = ""
+    ) -> None:
+        """After a chunk of the ``mapping``-th mapping (from 0), ``within`` of it read."""
+        share = (mapping + min(1.0, max(0.0, within or 0.0))) / self.mappings
+        # Never backwards, never 100 before the run is over.
+        self.percent = max(self.percent, min(99.0, round(share * 100, 1)))
+        await self._send(f"{what}{_counts(summary)}")
+
+    async def finish(self, summary: SyncSummary, *, completed: bool) -> None:
+        """The run ended: 100 when it completed, else the bar stays where it stopped."""
+        if completed:
+            self.percent = 100.0
+            await self._send(f"done: {summary.balance()}")
+        else:
+            await self._send(f"stopped at {self.percent:g}%: {summary.balance()}")
+
+    async def _send(self, text: str) -> None:
+        if self._artifact is None:
+            return
+        await aupdate_progress_artifact(
+            self._artifact, self.percent, description=f"apilink sync `{self.name}`: {text}"
+        )
+
+
+def _counts(summary: SyncSummary) -> str:
+    return (
+        f"extracted {summary.extracted}, loaded {summary.loaded}, quarantined "
+        f"{summary.quarantined}, dead-lettered {summary.failed}"
+    )
