@@ -152,15 +152,46 @@ class VaultCredentials(CredentialsBlock):
 
 
 def load_store_config(name: str) -> CredentialStoreConfig:
-    """Load the saved block ``"TYPE/NAME"`` and return its store config (for ``open_store``).
+    """Load a saved credential block and return its store config (for ``open_store``).
+
+    Args:
+        name: ``"TYPE/NAME"`` (``encrypted-file-credentials/prod``), or a bare ``NAME`` when
+            exactly one credential block of that name is saved.
 
     Raises:
-        CredentialError: the block is not one of the credential blocks above.
+        CredentialError: no credential block of that name, two of them, or a block of another
+            type.
     """
-    block = Block.load(name, _sync=True)  # type: ignore[call-arg]  # the same from sync and async callers
+    if "/" not in name:
+        return _bare_block(name).store_config()
+    try:
+        # ``_sync``: the same from sync and async callers.
+        block = Block.load(name, _sync=True)  # type: ignore[call-arg]
+    except ValueError:
+        raise CredentialError(f"no credential block {name!r} is saved in Prefect") from None
     if isinstance(block, EncryptedFileCredentials | VaultCredentials):
         return block.store_config()
     raise CredentialError(
         f"block {name!r} is a {type(block).__name__}; expected "
         "encrypted-file-credentials/... or vault-credentials/..."
     )
+
+
+def _bare_block(name: str) -> EncryptedFileCredentials | VaultCredentials:
+    found: list[EncryptedFileCredentials | VaultCredentials] = []
+    for kind in (EncryptedFileCredentials, VaultCredentials):
+        try:
+            block = kind.load(name, _sync=True)  # type: ignore[call-arg]
+        except ValueError:
+            continue
+        if isinstance(block, EncryptedFileCredentials | VaultCredentials):
+            found.append(block)
+    slugs = " or ".join(f"{kind._block_type_slug}/{name}" for kind in _CREDENTIAL_BLOCKS)
+    if not found:
+        raise CredentialError(f"no credential block named {name!r} is saved ({slugs})")
+    if len(found) > 1:
+        raise CredentialError(f"two credential blocks are named {name!r}; say which: {slugs}")
+    return found[0]
+
+
+_CREDENTIAL_BLOCKS = (EncryptedFileCredentials, VaultCredentials)
