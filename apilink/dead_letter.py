@@ -2,7 +2,9 @@
 
 One JSON line per record in ``<state dir>/<sync>.dead-letter.jsonl`` (mode 0600). A line holds
 the record, the idempotency key its request carried, the last status and a trimmed reason with
-secrets masked; never a header, a token or a credential. ``apilink dlq list`` shows the
+secrets masked; never a header, a token or a credential. The values of the record's
+secret-named fields are sealed (AES-GCM, key in ``<file>.key``, see :mod:`apilink.sealing`), so
+the file alone shows none; a replay unseals them. ``apilink dlq list`` shows the
 lines; ``apilink dlq retry`` sends them again with their original keys (so a record that did
 reach the target is not stored twice) and removes those the target accepted.
 
@@ -25,6 +27,8 @@ from filelock import FileLock
 
 from apilink.config.models import MappingConfig, SyncConfig
 from apilink.load import DeliveryFailure, Loader, batch_key
+from apilink.quarantine import SECRET_KEY_WORDS
+from apilink.sealing import FieldSealer
 from apilink.state.store import StateError, default_state_dir, state_slug, write_atomically
 
 __all__ = [
@@ -114,11 +118,17 @@ class DeadLetterQueue:
 
     Args:
         path: the JSONL file (created 0600 on the first append).
+        filter_fields: field names whose values are sealed in the file, on top of the usual
+            secret names (``password``, ``token``, ``api_key``...; see
+            :mod:`apilink.sealing`); letters read back hold them in clear, ready to replay.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], filter_fields: Iterable[str] = ()) -> None:
         self.path = Path(path)
         self._lock = FileLock(str(self.path) + ".lock")
+        self._sealer = FieldSealer(
+            self.path.with_name(self.path.name + ".key"), (*SECRET_KEY_WORDS, *filter_fields)
+        )
 
     def __repr__(self) -> str:
         return f"DeadLetterQueue({str(self.path)!r})"
@@ -129,11 +139,12 @@ class DeadLetterQueue:
     ) -> DeadLetterQueue:
         """The queue of ``config``'s sync, in its state folder."""
         folder = default_state_dir(config.state_dir, environ)
-        return cls(folder / f"{state_slug(config.name)}.dead-letter.jsonl")
+        path = folder / f"{state_slug(config.name)}.dead-letter.jsonl"
+        return cls(path, config.logging.filter_fields)
 
     def append(self, letters: Iterable[DeadLetter]) -> int:
         """Add ``letters`` durably; returns how many."""
-        lines = [json.dumps(asdict(letter), sort_keys=True, default=str) for letter in letters]
+        lines = [self._line(letter) for letter in letters]
         if not lines:
             return 0
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -162,7 +173,10 @@ class DeadLetterQueue:
             if not line.strip():
                 continue
             try:
-                letters.append(DeadLetter.from_json(json.loads(line)))
+                data = json.loads(line)
+                if not isinstance(data, dict):
+                    raise ValueError("not an object")
+                letters.append(DeadLetter.from_json(data | {"record": self._unseal(data)}))
             except ValueError:
                 raise StateError(f"{self.path}: line {number} is not a dead letter") from None
         return letters
@@ -186,11 +200,17 @@ class DeadLetterQueue:
                     kept.append(updated[ident].pop(0))
                 else:
                     kept.append(letter)
-            lines = "".join(
-                json.dumps(asdict(letter), sort_keys=True, default=str) + "\n" for letter in kept
-            )
+            lines = "".join(self._line(letter) + "\n" for letter in kept)
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             write_atomically(self.path, lines.encode())
+
+    def _line(self, letter: DeadLetter) -> str:
+        data = asdict(letter)
+        data["record"] = self._sealer.seal(letter.record)
+        return json.dumps(data, sort_keys=True, default=str)
+
+    def _unseal(self, data: dict[str, Any]) -> Any:
+        return self._sealer.unseal(data.get("record"))
 
 
 def _counts(letters: Iterable[DeadLetter]) -> dict[str, int]:

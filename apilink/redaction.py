@@ -157,9 +157,12 @@ class Redactor:
                     rf"""(?i)(["']{key}["']\s*:\s*)(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^,}}\]\s]+)"""
                 )
             )
-            # key=value, key: value
+            # key=value, key: value (not "TokenEndpointError: ...": an exception's name)
             self._patterns.append(
-                re.compile(rf"""(?i)(\b{key}\s*[=:]\s*)(?!\*{{10}})[^\s&,;'"}}\]]+""")
+                re.compile(
+                    rf"""(?i)(\b(?![\w.-]*(?:error|exception|warning)\s*[=:]){key}\s*[=:]\s*)"""
+                    rf"""(?!\*{{10}})[^\s&,;'"}}\]]+"""
+                )
             )
 
     def text(self, text: str) -> str:

@@ -3,6 +3,7 @@ chunk by chunk, and a summary that always adds up."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
@@ -12,14 +13,14 @@ from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.runtime import flow_run
 from pydantic import SecretStr
 
-from apilink.audit.settings import open_audit_log
+from apilink.audit.settings import open_audit_log, plain_log_path
 from apilink.auth.token import OAuthToken
 from apilink.config import SyncConfig
 from apilink.config.models import MappingConfig
 from apilink.dead_letter import DeadLetterQueue
 from apilink.errors import ApilinkError, ConfigError, ValidationFailed
 from apilink.quarantine import QuarantineWriter
-from apilink.redaction import install_redaction, secret_values
+from apilink.redaction import install_redaction, open_log_file, secret_values
 from apilink.session import SyncSession
 from apilink.state import MappingStart, SyncCheckpoint
 from apilink.summary import SyncSummary
@@ -42,9 +43,11 @@ class SyncIncomplete(ApilinkError):
 
     def __init__(self, summary: SyncSummary) -> None:
         self.summary = summary
-        parts = [f"{summary.failed} of {summary.extracted} records were dead-lettered"]
-        if summary.dead_letter_file and summary.failed:
-            parts[0] += f" (see `apilink dlq list`; file {summary.dead_letter_file})"
+        parts = []
+        if summary.failed:
+            parts.append(f"{summary.failed} of {summary.extracted} records were dead-lettered")
+            if summary.dead_letter_file:
+                parts[0] += f" (see `apilink dlq list`; file {summary.dead_letter_file})"
         parts += summary.errors
         super().__init__("; ".join(parts) + f" [{summary.balance()}]")
 
@@ -126,7 +129,12 @@ async def api_sync(
     credentials = resolve_credentials(sync_config)
     resolved = credentials.config
     run_secrets = secret_values(resolved)
-    redaction = install_redaction(run_secrets, resolved.logging.filter_fields)
+    log_file = _attach_log_file(resolved)
+    redaction = install_redaction(
+        run_secrets,
+        resolved.logging.filter_fields,
+        extra_handlers=[log_file] if log_file is not None else (),
+    )
 
     def learn(token: OAuthToken) -> None:
         run_secrets.update(token.secrets())
@@ -179,9 +187,31 @@ async def api_sync(
             logger.info("sync %s: %s", resolved.name, summary.balance())
     finally:
         redaction.remove()
+        if log_file is not None:
+            _detach_log_file(log_file)
     if not complete:
         raise SyncIncomplete(summary)
     return summary.to_dict()
+
+
+_LOG_FILE_LOGGERS = ("prefect", "apilink", "httpx")
+
+
+def _attach_log_file(config: SyncConfig) -> logging.Handler | None:
+    """``logging.file`` (mode 0600) for this run's log lines, when the config names one."""
+    path = plain_log_path(config.logging)
+    if path is None:
+        return None
+    handler = open_log_file(path, config.logging.level)
+    for name in _LOG_FILE_LOGGERS:
+        logging.getLogger(name).addHandler(handler)
+    return handler
+
+
+def _detach_log_file(handler: logging.Handler) -> None:
+    for name in _LOG_FILE_LOGGERS:
+        logging.getLogger(name).removeHandler(handler)
+    handler.close()
 
 
 @dataclass

@@ -49,6 +49,17 @@ def test_append_read_and_mode(tmp_path: Path) -> None:
     assert stat.S_IMODE(queue.path.stat().st_mode) == 0o600
 
 
+def test_secret_named_fields_are_sealed_in_the_file_and_clear_when_read(tmp_path: Path) -> None:
+    queue = DeadLetterQueue(tmp_path / "s.dead-letter.jsonl", filter_fields=["pin"])
+    secret = {"external_id": 9, "password": "pw-canary", "card_pin": "1234-canary"}
+    queue.append([letter(9, record=secret)])
+    queue.settle(delivered=[], failed=[])  # a rewrite keeps them sealed
+
+    assert "canary" not in queue.path.read_text()
+    assert queue.read()[0].record == secret
+    assert stat.S_IMODE(Path(f"{queue.path}.key").stat().st_mode) == 0o600
+
+
 def test_settle_removes_delivered_and_keeps_letters_added_meanwhile(tmp_path: Path) -> None:
     queue = DeadLetterQueue(tmp_path / "q.jsonl")
     queue.append([letter(1), letter(2)])

@@ -191,3 +191,11 @@ def test_log_file_is_0600_and_redacted(tmp_path: Path) -> None:
         handler.close()
     assert path.stat().st_mode & 0o777 == 0o600
     assert CANARY not in path.read_text() and MASK in path.read_text()
+
+
+def test_an_exception_name_is_not_taken_for_a_secret_key() -> None:
+    redactor = Redactor(set())
+    text = "TokenEndpointError: token endpoint refused the client; token=abc123"
+    assert redactor.text(text) == (
+        "TokenEndpointError: token endpoint refused the client; token=**********"
+    )

@@ -1,0 +1,1 @@
+"""Leak sweeps: canary secrets planted everywhere, looked for everywhere."""
