@@ -68,6 +68,15 @@ def _pkce_section(oauth_server: OAuthServer, storage_key: str = "ui_pkce_creds")
     }
 
 
+def _approve_at_once(
+    monkeypatch: pytest.MonkeyPatch, fake_clock: FakeClock, oauth_server: OAuthServer
+) -> None:
+    """The flow polls on the fake clock, and the server approves at the first poll."""
+    monkeypatch.setattr(module, "_sleep", fake_clock.sleep)
+    monkeypatch.setattr(module, "_clock", fake_clock)
+    oauth_server.state.auto_approve_after_polls = 1
+
+
 def _device_section(oauth_server: OAuthServer) -> dict[str, Any]:
     return {
         "type": "oauth2_device_flow",
@@ -373,9 +382,7 @@ def test_device_tokens_go_to_store_file_opened_with_the_master_password_env(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("APILINK_MASTER_PASSWORD", _PASSWORD)
-    monkeypatch.setattr(module, "_sleep", fake_clock.sleep)
-    monkeypatch.setattr(module, "_clock", fake_clock)
-    oauth_server.state.auto_approve_after_polls = 1
+    _approve_at_once(monkeypatch, fake_clock, oauth_server)
     path = tmp_path / "tokens.enc"
     EncryptedFileStore(path, _PASSWORD, kdf_params=SCRYPT_FLOOR).put("other", {"token": "kept"})
 
@@ -412,9 +419,7 @@ def test_device_tokens_go_to_the_vault_a_saved_vault_block_names(
     openbao: OpenBao,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(module, "_sleep", fake_clock.sleep)
-    monkeypatch.setattr(module, "_clock", fake_clock)
-    oauth_server.state.auto_approve_after_polls = 1
+    _approve_at_once(monkeypatch, fake_clock, oauth_server)
     block_name = f"oauth-vault-{uuid.uuid4().hex[:12]}"
     VaultCredentials(
         url=openbao.url, token=SecretStr(openbao.root_token), path_prefix="oauth/"
@@ -494,9 +499,7 @@ def test_naming_the_sync_logs_in_its_side_and_stores_where_its_runs_read(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("APILINK_MASTER_PASSWORD", _PASSWORD)
-    monkeypatch.setattr(module, "_sleep", fake_clock.sleep)
-    monkeypatch.setattr(module, "_clock", fake_clock)
-    oauth_server.state.auto_approve_after_polls = 1
+    _approve_at_once(monkeypatch, fake_clock, oauth_server)
     store = tmp_path / "tokens.enc"
     config_path = _sync_config(tmp_path, _device_section(oauth_server), store)
 
