@@ -18,6 +18,7 @@ import asyncio
 import hashlib
 import json
 import string
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -26,7 +27,7 @@ import httpx
 
 from apilink.config.models import EndpointConfig
 from apilink.errors import ApilinkError, ConfigError
-from apilink.http import RetryPolicy, send_with_retry
+from apilink.http import RetryPolicy, resolve_url, send_with_retry
 from apilink.mapping.paths import MISSING, get_path
 from apilink.redaction import Redactor
 
@@ -66,18 +67,26 @@ def idempotency_key(scope: str, record: dict[str, Any], natural_key: str | None 
     The scope (sync name and target endpoint) keeps keys of different syncs apart.
     """
     if natural_key is not None:
-        value = get_path(record, natural_key)
-        basis = json.dumps([scope, natural_key, value], sort_keys=True, default=str)
+        basis: list[Any] = [scope, natural_key, get_path(record, natural_key)]
     else:
-        basis = json.dumps([scope, record], sort_keys=True, default=str)
-    return hashlib.sha256(basis.encode()).hexdigest()[:40]
+        basis = [scope, record]
+    return _digest(_canonical(basis).encode())
 
 
 def batch_key(keys: list[str]) -> str:
     """The key of a request carrying the records whose keys are ``keys`` (one: that key)."""
     if len(keys) == 1:
         return keys[0]
-    return hashlib.sha256("".join(keys).encode()).hexdigest()[:40]
+    return _digest("".join(keys).encode())
+
+
+# Canonical JSON (sorted keys, no spaces) hashed with BLAKE2b: keys are computed for every
+# record, and BLAKE2b is the fastest cryptographic hash in hashlib for short inputs.
+_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str).encode
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=20).hexdigest()
 
 
 class Loader:
@@ -114,8 +123,10 @@ class Loader:
         self.policy = policy
         self.scope = f"{scope}:{name}"
         self.redactor = redactor or Redactor()
+        self.concurrency = concurrency
         self._semaphore = asyncio.Semaphore(concurrency)
         self._path_fields = [f for _, f, _, _ in string.Formatter().parse(endpoint.path) if f]
+        self._url = resolve_url(client, endpoint.path) if not self._path_fields else None
         if endpoint.batch and self._path_fields:
             raise ConfigError(
                 f"target endpoint `{name}` sends batches, so its path cannot name record "
@@ -128,19 +139,44 @@ class Loader:
 
     def groups(self, records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         """The requests ``records`` are sent in: one per record, or batches in order."""
-        if not self.endpoint.batch:
-            return [[r] for r in records]
-        size = self.endpoint.batch_size
-        return [records[i : i + size] for i in range(0, len(records), size)]
+        return list(self._requests(records))
 
     async def load(self, records: list[dict[str, Any]]) -> LoadResult:
-        """Send ``records``; every record ends up loaded or in ``failed``."""
-        outcomes = await asyncio.gather(*(self.send(group) for group in self.groups(records)))
+        """Send ``records``; every record ends up loaded or in ``failed`` (in their order).
+
+        A fixed pool of ``concurrency`` workers takes the requests in turn, so a chunk of a
+        hundred thousand records makes a few coroutines, not one per record.
+        """
         result = LoadResult()
-        for loaded, failures in outcomes:
-            result.loaded += loaded
-            result.failed.extend(failures)
+        requests = enumerate(self._requests(records))
+        failed: dict[int, list[DeliveryFailure]] = {}
+
+        async def worker() -> None:
+            # The iterator is shared: each worker takes the next request when it is free.
+            for number, group in requests:
+                loaded, failures = await self.send(group)
+                result.loaded += loaded
+                if failures:
+                    failed[number] = failures
+
+        count = min(self.concurrency, len(records) if records else 0)
+        workers = [asyncio.ensure_future(worker()) for _ in range(count)]
+        try:
+            await asyncio.gather(*workers)
+        except BaseException:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            raise
+        for number in sorted(failed):
+            result.failed.extend(failed[number])
         return result
+
+    def _requests(self, records: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+        if not self.endpoint.batch:
+            return ([r] for r in records)
+        size = self.endpoint.batch_size
+        return (records[i : i + size] for i in range(0, len(records), size))
 
     async def send(
         self, records: list[dict[str, Any]], key: str | None = None
@@ -185,9 +221,9 @@ class Loader:
         reason = f"{response.status_code} {response.reason_phrase}: {response.text}"
         return 0, self._failed(records, response.status_code, reason, key)
 
-    def _path(self, record: dict[str, Any]) -> str:
-        if not self._path_fields:
-            return self.endpoint.path
+    def _path(self, record: dict[str, Any]) -> str | httpx.URL:
+        if self._url is not None:
+            return self._url
         path = self.endpoint.path
         for name in self._path_fields:
             value = get_path(record, name)

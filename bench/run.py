@@ -23,7 +23,14 @@ from typing import Any
 import httpx
 
 from bench.configs import sync_config, write_sync_config
-from bench.processes import CpuMeter, Finished, apilink_command, prefect_server, run_measured
+from bench.processes import (
+    CpuMeter,
+    Finished,
+    apilink_command,
+    compile_bytecode,
+    prefect_server,
+    run_measured,
+)
 from bench.servers import ApiServer
 from bench.users import PAGE_SIZE, valid_count
 
@@ -252,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = Sizes.scaled(args.scale)
     print(f"apilink bench: scale {args.scale}, {args.rounds} round(s), {os.cpu_count()} CPUs")
     print(f"  sizes: {sizes}")
+    print(f"  bytecode compiled in {compile_bytecode():.1f} s (not counted)", flush=True)
     results: list[str] = []
     with tempfile.TemporaryDirectory(prefix="apilink-bench-") as tmp:
         workdir = Path(tmp)
