@@ -3,6 +3,9 @@ chunk by chunk, and a summary that always adds up."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import copy
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +24,7 @@ from apilink.dead_letter import DeadLetterQueue
 from apilink.errors import ApilinkError, ConfigError, ValidationFailed
 from apilink.quarantine import QuarantineWriter
 from apilink.redaction import install_redaction, open_log_file, secret_values
-from apilink.session import SyncSession
+from apilink.session import MappingRun, SyncSession
 from apilink.state import MappingStart, SyncCheckpoint
 from apilink.summary import SyncSummary
 from apilink.validation.ratio import InvalidRatioGuard
@@ -248,51 +251,78 @@ async def _sync_mapping(session: SyncSession, rule: MappingConfig, number: int, 
     work = session.mapping_run(rule, start.params, start.position)
     ratio = InvalidRatioGuard(rule.validation.max_invalid_ratio, scope=f"records of {rule.source}")
     index = start.resumed_chunks
-    while True:
-        try:
-            records = await extract_chunk(work.reader, config.chunk_size, index)
-        except Exception as exc:
-            # Nothing of the unfinished chunk was counted; a rerun reads it again.
-            summary.errors.append(_error(session, f"extract {rule.source}", exc))
-            return
-        if not records:
-            break
-        last = work.reader.exhausted
+    # The next chunk is read while this one is validated, mapped and loaded: the source and
+    # the target work at the same time. Where the next chunk starts is taken when this one
+    # has been read, before the read-ahead moves the reader on.
+    reading = _read_ahead(work, config.chunk_size, index)
+    try:
+        while True:
+            try:
+                records = await reading
+            except Exception as exc:
+                # Nothing of the unfinished chunk was counted; a rerun reads it again.
+                summary.errors.append(_error(session, f"extract {rule.source}", exc))
+                return
+            if not records:
+                break
+            # A copy: the read-ahead goes on changing the reader's own state.
+            position, last = copy.deepcopy(work.reader.position()), work.reader.exhausted
+            within = work.reader.paginator.progress()
+            reading = _read_ahead(work, config.chunk_size, index + 1, done=last)
 
-        def check_ratio(checked: int, invalid: int, last: bool = last) -> None:
-            ratio.add(checked, invalid)
-            ratio.enforce(final=last)
+            def check_ratio(checked: int, invalid: int, last: bool = last) -> None:
+                ratio.add(checked, invalid)
+                ratio.enforce(final=last)
 
-        try:
-            chunk, error = await process_chunk(
-                work,
-                records,
-                index,
-                run.dead_letters,
-                quarantine=run.quarantine,
-                check_ratio=check_ratio,
-                dry_run=run.dry_run,
+            try:
+                chunk, error = await process_chunk(
+                    work,
+                    records,
+                    index,
+                    run.dead_letters,
+                    quarantine=run.quarantine,
+                    check_ratio=check_ratio,
+                    dry_run=run.dry_run,
+                )
+            except ValidationFailed as exc:
+                # Neither loaded nor counted nor acknowledged: a rerun reads the chunk again.
+                summary.errors.append(f"{exc}; chunk #{index} ({len(records)} records) not loaded")
+                return
+            summary.add(chunk)
+            if checkpoint is not None:
+                checkpoint.acknowledge(rule, records, position)
+            await run.progress.update(
+                number, within, summary, what=f"{rule.source} -> {rule.target} chunk #{index}: "
             )
-        except ValidationFailed as exc:
-            # The chunk is neither loaded nor counted nor acknowledged: a rerun reads it again.
-            summary.errors.append(f"{exc}; chunk #{index} ({len(records)} records) not loaded")
-            return
-        summary.add(chunk)
-        if checkpoint is not None:
-            checkpoint.acknowledge(rule, records, work.reader.position())
-        await run.progress.update(
-            number,
-            work.reader.paginator.progress(),
-            summary,
-            what=f"{rule.source} -> {rule.target} chunk #{index}: ",
-        )
-        if error is not None:
-            summary.errors.append(error)
-            return
-        index += 1
+            if error is not None:
+                summary.errors.append(error)
+                return
+            index += 1
+    finally:
+        await _abandon(reading)
     if checkpoint is not None:
         checkpoint.finish(rule)
     await run.progress.update(number, 1.0, summary, what=f"{rule.source} -> {rule.target} done: ")
+
+
+def _read_ahead(
+    work: MappingRun, size: int, index: int, *, done: bool = False
+) -> asyncio.Future[list[dict[str, Any]]]:
+    """Start reading chunk ``index`` now (an empty chunk when the reader is ``done``)."""
+    if done:
+        finished: asyncio.Future[list[dict[str, Any]]] = asyncio.get_running_loop().create_future()
+        finished.set_result([])
+        return finished
+    return asyncio.ensure_future(extract_chunk(work.reader, size, index))
+
+
+async def _abandon(reading: asyncio.Future[list[dict[str, Any]]]) -> None:
+    """Stop a read-ahead the run no longer needs (its chunk is neither counted nor
+    acknowledged, so a rerun reads it again)."""
+    if not reading.done():
+        reading.cancel()
+    with contextlib.suppress(BaseException):
+        await reading
 
 
 def _error(session: SyncSession, what: str, exc: BaseException) -> str:
