@@ -117,6 +117,10 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
         typer.echo(f"  {key:<{width}}  {value:>8}")
     for reason, count in summary.get("quarantine_reasons", {}).items():
         typer.echo(f"  quarantined: {reason} ({count})")
+    if summary.get("quarantine_file"):
+        typer.echo(f"  quarantine file: {summary['quarantine_file']}")
+    if summary.get("failed") and summary.get("dead_letter_file"):
+        typer.echo(f"  dead letters: {summary['dead_letter_file']} (apilink dlq list)")
 
 
 def main() -> None:

@@ -177,3 +177,17 @@ def test_validate_accepts_the_demo_config(demo_apis: DemoApis) -> None:
     done = apilink("validate", "-c", demo_config_path())
     assert done.returncode == 0, done.stderr
     assert "valid (list_users -> create_profile)" in done.stdout
+
+
+def test_the_text_summary_says_where_the_quarantined_records_are(
+    prefect_harness: str, demo_apis: DemoApis, _state_dir: Path
+) -> None:
+    from apilink.demo import demo_config_path
+
+    done = apilink("sync", "-c", demo_config_path(), env={"PREFECT_API_URL": prefect_harness})
+
+    assert done.returncode == 0, done.stderr
+    assert "quarantined: field `email` is not a valid email address (8)" in done.stdout
+    line = next(x for x in done.stdout.splitlines() if "quarantine file:" in x)
+    path = Path(line.split("quarantine file:", 1)[1].strip())
+    assert path.is_relative_to(_state_dir) and len(path.read_text().splitlines()) == 8
