@@ -127,15 +127,15 @@ async def api_sync(
     """
     logger = get_run_logger()
     sync_config = await load_sync_config(config_path, config, config_block)
-    audit = open_audit_log(sync_config) if sync_config.logging.security_audit else None
-    rbac_guard(sync_config.security, api_key, audit=audit)
-    credentials = resolve_credentials(sync_config)
-    resolved = credentials.config
-    run_secrets = secret_values(resolved)
-    log_file = _attach_log_file(resolved)
+    # From here every log line goes to `logging.file` too, masked: the guard's decision and a
+    # credential that fails to open are part of the run's story.
+    run_secrets = secret_values(sync_config)
+    if api_key is not None:
+        run_secrets.add(api_key.get_secret_value())
+    log_file = _attach_log_file(sync_config)
     redaction = install_redaction(
         run_secrets,
-        resolved.logging.filter_fields,
+        sync_config.logging.filter_fields,
         extra_handlers=[log_file] if log_file is not None else (),
     )
 
@@ -144,6 +144,12 @@ async def api_sync(
         redaction.add_secrets(token.secrets())
 
     try:
+        audit = open_audit_log(sync_config) if sync_config.logging.security_audit else None
+        rbac_guard(sync_config.security, api_key, audit=audit)
+        credentials = resolve_credentials(sync_config)
+        resolved = credentials.config
+        run_secrets.update(secret_values(resolved))
+        redaction.add_secrets(run_secrets)
         rules = select_mappings(resolved, source_endpoint, target_endpoint)
         store = credentials.store
         source_auth = acquire_token(resolved.source, "source", store, on_token=learn)
@@ -153,6 +159,9 @@ async def api_sync(
         checkpoint: SyncCheckpoint | None = None
         if not dry_run:
             state = choose_state_store(resolved)
+            # Saved in line, once per acknowledged chunk: the target never holds more than one
+            # chunk past the checkpoint. (Saving in the background, while the next chunk's
+            # tasks write their states, measured slower: the Prefect server's writes contend.)
             checkpoint = SyncCheckpoint(
                 state,
                 resolved,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -44,7 +44,7 @@ async def extract_chunk(reader: PageReader, size: int, index: int) -> list[dict[
 
 
 @task(name="validate_fields", task_run_name="validate {endpoint} #{index}", **_TASK_OPTIONS)
-def validate_fields(
+async def validate_fields(
     validator: Validator, records: list[dict[str, Any]], endpoint: str, index: int
 ) -> ChunkValidation:
     """Run the mapping's rules; failing records are set aside with their reasons."""
@@ -61,7 +61,7 @@ def validate_fields(
 
 
 @task(name="map_records", task_run_name="map {endpoint} #{index}", **_TASK_OPTIONS)
-def map_records(
+async def map_records(
     mapper: RecordMapper, records: list[dict[str, Any]], endpoint: str, index: int
 ) -> tuple[list[dict[str, Any]], list[Quarantined]]:
     """Reshape records; a record a transformer refuses is set aside with the reason."""
@@ -112,13 +112,15 @@ async def process_chunk(
     """
     rule, loader = run.rule, run.loader
     chunk = SyncSummary(extracted=len(records))
-    stage, pending = "process", records
+    pending = records
     try:
-        checked = validate_fields(run.validator, _by_reference(records), rule.source, index)
+        checked = await validate_fields(run.validator, _by_reference(records), rule.source, index)
         chunk.quarantined = len(checked.quarantined)
         chunk.set_aside(r for q in checked.quarantined for r in q.reasons)
         pending = checked.valid
-        mapped, refused = map_records(run.mapper, _by_reference(checked.valid), rule.target, index)
+        mapped, refused = await map_records(
+            run.mapper, _by_reference(checked.valid), rule.target, index
+        )
         chunk.quarantined += len(refused)
         chunk.set_aside(r for q in refused for r in q.reasons)
         chunk.valid = len(mapped)
@@ -126,33 +128,16 @@ async def process_chunk(
             quarantine.write([*checked.quarantined, *refused], endpoint=rule.source, chunk=index)
         if check_ratio is not None:
             check_ratio(chunk.extracted, chunk.quarantined)
-        if dry_run:
-            return chunk, None
-        stage, pending = "load", mapped
-        delivered = await load_records(loader, _by_reference(mapped), index)
     except ValidationFailed:
         raise
     except Exception as exc:
-        reason = loader.redactor.text(f"{stage} failed: {type(exc).__name__}: {exc}")
-        letters = letters_for_records(
-            run.config,
-            rule,
-            pending,
-            reason,
-            stage="load" if stage == "load" else "process",
-            loader=loader,
-        )
-        chunk.failed = dead_letters.append(letters)
-        chunk.valid = chunk.extracted - chunk.quarantined
-        chunk.dead_letter_file = str(dead_letters.path) if letters else None
-        get_run_logger().error(
-            "chunk #%d of %s: %s; %d records dead-lettered",
-            index,
-            rule.target,
-            reason,
-            chunk.failed,
-        )
-        return chunk, f"chunk #{index} of {rule.source} -> {rule.target}: {reason}"[:300]
+        return _set_aside(run, chunk, index, dead_letters, pending, "process", exc)
+    if dry_run:
+        return chunk, None
+    try:
+        delivered = await load_records(loader, _by_reference(mapped), index)
+    except Exception as exc:
+        return _set_aside(run, chunk, index, dead_letters, mapped, "load", exc)
     chunk.loaded = delivered.loaded
     if delivered.failed:
         chunk.failed = dead_letters.append(
@@ -160,6 +145,28 @@ async def process_chunk(
         )
         chunk.dead_letter_file = str(dead_letters.path)
     return chunk, None
+
+
+def _set_aside(
+    run: MappingRun,
+    chunk: SyncSummary,
+    index: int,
+    dead_letters: DeadLetterQueue,
+    pending: list[dict[str, Any]],
+    stage: Literal["process", "load"],
+    exc: Exception,
+) -> tuple[SyncSummary, str]:
+    """A stage raised: dead-letter the records it held; the chunk's counts and the error."""
+    rule, loader = run.rule, run.loader
+    reason = loader.redactor.text(f"{stage} failed: {type(exc).__name__}: {exc}")
+    letters = letters_for_records(run.config, rule, pending, reason, stage=stage, loader=loader)
+    chunk.failed = dead_letters.append(letters)
+    chunk.valid = chunk.extracted - chunk.quarantined
+    chunk.dead_letter_file = str(dead_letters.path) if letters else None
+    get_run_logger().error(
+        "chunk #%d of %s: %s; %d records dead-lettered", index, rule.target, reason, chunk.failed
+    )
+    return chunk, f"chunk #{index} of {rule.source} -> {rule.target}: {reason}"[:300]
 
 
 def _by_reference(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -180,3 +180,30 @@ def test_a_source_rate_limit_runs_through_a_prefect_global_limit(
     limit = asyncio.run(read())
     assert limit.limit == 50
     assert limit.slot_decay_per_second == 50
+
+
+def test_the_log_file_tells_a_failed_credential_without_the_password(
+    prefect_harness: str, demo_apis: DemoApis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from apilink.credentials import EncryptedFileStore
+    from apilink.credentials.kdf import SCRYPT_FLOOR
+    from apilink.errors import CredentialError
+
+    store = tmp_path / "creds.enc"
+    EncryptedFileStore(store, "the-right-one", kdf_params=SCRYPT_FLOOR).put(
+        "demo_source", {"token": demo_apis.token}
+    )
+    wrong = "wrong-password-canary-7f3a"
+    monkeypatch.setenv("APILINK_MASTER_PASSWORD", wrong)
+    raw = demo_raw()
+    raw["source"]["auth"]["token"] = "secret://demo_source#token"
+    raw["credentials"] = {"type": "file", "path": str(store)}
+    raw["logging"]["file"] = str(tmp_path / "sync.log")
+
+    with pytest.raises(CredentialError):
+        run(config=raw)
+
+    text = (tmp_path / "sync.log").read_text()
+    assert "cannot decrypt the credential file: wrong master password" in text
+    assert wrong not in text
+    assert stat.S_IMODE((tmp_path / "sync.log").stat().st_mode) == 0o600
