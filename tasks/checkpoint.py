@@ -1,5 +1,5 @@
-"""Checkpoints through Prefect: a ``StateStore`` over Prefect Variables, the choice of store,
-and the ``checkpoint`` task that saves after the target acknowledged a chunk.
+"""Checkpoints through Prefect: a ``StateStore`` over Prefect Variables, and the choice of store.
+The flow saves after the target acknowledged a chunk.
 
 With a Prefect server (``PREFECT_API_URL`` set) the state of sync ``orders`` is the Variable
 ``apilink-state-orders`` (visible and editable in the UI); without one it is a local file in the
@@ -12,8 +12,6 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
 from prefect.settings import PREFECT_API_URL
 from prefect.variables import Variable
 
@@ -26,7 +24,7 @@ from apilink.state import (
     state_slug,
 )
 
-__all__ = ["STORE_ENV", "PrefectVariableStateStore", "choose_state_store", "save_checkpoint"]
+__all__ = ["STORE_ENV", "PrefectVariableStateStore", "choose_state_store"]
 
 STORE_ENV = "APILINK_STATE_STORE"
 _PREFIX = "apilink-state-"
@@ -74,16 +72,3 @@ def choose_state_store(config: SyncConfig, environ: Mapping[str, str] | None = N
     if choice == "prefect" or (choice == "auto" and PREFECT_API_URL.value()):
         return PrefectVariableStateStore()
     return FileStateStore(default_state_dir(config.state_dir, env))
-
-
-@task(
-    name="checkpoint",
-    task_run_name="checkpoint {key}",
-    cache_policy=NO_CACHE,
-    persist_result=False,
-    retries=2,
-)
-def save_checkpoint(store: StateStore, key: str, state: dict[str, Any]) -> None:
-    """Save the sync's state; called only after the target acknowledged a chunk."""
-    store.save(key, state)
-    get_run_logger().debug("checkpoint saved for %s", key)
