@@ -217,8 +217,8 @@ def happy_file(
 ) -> str:
     """Source bearer token and target API key from the encrypted credential file.
 
-    With ``reject``, the secret-named record fields are not mapped by default: a dead letter
-    keeps the mapped record as the payload to replay (see the xfail test below).
+    With ``reject``, the secret-named record fields are not mapped by default; the dead-letter
+    test below maps them, to check they are sealed in the file.
     """
     lab.plant_common(reject=reject)
     token = lab.canaries.new("source-token")
