@@ -19,7 +19,7 @@ $(BOOTSTRAP)/bin/uv:
 	$(PYTHON) -m venv $(BOOTSTRAP)
 	$(BOOTSTRAP)/bin/python -m pip install --quiet --disable-pip-version-check uv
 
-$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+$(VENV)/.installed: pyproject.toml uv.lock Makefile | $(UV)
 	$(UV) sync --locked --quiet --compile-bytecode
 	@touch $@
 

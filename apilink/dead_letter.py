@@ -27,7 +27,6 @@ from filelock import FileLock
 
 from apilink.config.models import MappingConfig, SyncConfig
 from apilink.load import DeliveryFailure, Loader, batch_key
-from apilink.quarantine import SECRET_KEY_WORDS
 from apilink.sealing import FieldSealer
 from apilink.state.store import StateError, default_state_dir, state_slug, write_atomically
 
@@ -118,17 +117,15 @@ class DeadLetterQueue:
 
     Args:
         path: the JSONL file (created 0600 on the first append).
-        filter_fields: field names whose values are sealed in the file, on top of the usual
-            secret names (``password``, ``token``, ``api_key``...; see
-            :mod:`apilink.sealing`); letters read back hold them in clear, ready to replay.
+        filter_fields: field names whose values are sealed in the file, on top of
+            :data:`apilink.redaction.SECRET_KEY_WORDS` (see :mod:`apilink.sealing`); letters
+            read back hold them in clear, ready to replay.
     """
 
     def __init__(self, path: str | os.PathLike[str], filter_fields: Iterable[str] = ()) -> None:
         self.path = Path(path)
         self._lock = FileLock(str(self.path) + ".lock")
-        self._sealer = FieldSealer(
-            self.path.with_name(self.path.name + ".key"), (*SECRET_KEY_WORDS, *filter_fields)
-        )
+        self._sealer = FieldSealer(self.path.with_name(self.path.name + ".key"), filter_fields)
 
     def __repr__(self) -> str:
         return f"DeadLetterQueue({str(self.path)!r})"

@@ -24,42 +24,23 @@ from types import TracebackType
 from typing import IO, Any
 
 from apilink.config.models import SyncConfig
-from apilink.redaction import DEFAULT_FILTER_FIELDS, MASK
+from apilink.redaction import MASK, SECRET_KEY_WORDS, is_secret_name, secret_words
 from apilink.state.store import default_state_dir, state_slug
 from apilink.validation.gx import Quarantined
 
 __all__ = ["SECRET_KEY_WORDS", "QuarantineWriter", "mask_record"]
 
-SECRET_KEY_WORDS: tuple[str, ...] = (
-    *DEFAULT_FILTER_FIELDS,
-    "passwd",
-    "credential",
-    "private_key",
-    "access_key",
-    "client_secret",
-    "session",
-    "cookie",
-    "credit_card",
-    "card_number",
-    "cvv",
-    "ssn",
-)
 _CREDENTIAL_SHAPED = re.compile(
     r"^\s*(?:bearer|basic|token)\s+\S+|^eyJ[\w-]+\.eyJ[\w-]+\.[\w-]*$", re.IGNORECASE
 )
 _MIN_SECRET_LEN = 4
 
 
-def _key_words(filter_fields: Iterable[str]) -> tuple[str, ...]:
-    words = {w.lower().replace("-", "_") for w in (*SECRET_KEY_WORDS, *filter_fields) if w}
-    return tuple(sorted(words))
-
-
 def mask_record(
     record: Any, filter_fields: Iterable[str] = (), secret_values: Iterable[str] = ()
 ) -> Any:
     """A copy of ``record`` with secret-named keys and secret-looking strings masked."""
-    words = _key_words(filter_fields)
+    words = secret_words(filter_fields)
     secrets = tuple(s for s in secret_values if len(s) >= _MIN_SECRET_LEN)
     return _mask(record, words, secrets)
 
@@ -67,7 +48,7 @@ def mask_record(
 def _mask(value: Any, words: tuple[str, ...], secrets: tuple[str, ...]) -> Any:
     if isinstance(value, dict):
         return {
-            key: MASK if _secret_key(str(key), words) else _mask(item, words, secrets)
+            key: MASK if is_secret_name(str(key), words) else _mask(item, words, secrets)
             for key, item in value.items()
         }
     if isinstance(value, list | tuple):
@@ -77,11 +58,6 @@ def _mask(value: Any, words: tuple[str, ...], secrets: tuple[str, ...]) -> Any:
     ):
         return MASK
     return value
-
-
-def _secret_key(key: str, words: tuple[str, ...]) -> bool:
-    lowered = key.lower().replace("-", "_")
-    return any(word in lowered for word in words)
 
 
 class QuarantineWriter:
@@ -108,7 +84,7 @@ class QuarantineWriter:
         preview_rows: int = 20,
     ) -> None:
         self.path = Path(path)
-        self._words = _key_words(filter_fields)
+        self._words = secret_words(filter_fields)
         self._secrets = tuple(s for s in secret_values if len(s) >= _MIN_SECRET_LEN)
         self._preview_rows = preview_rows
         self._preview: list[dict[str, Any]] = []
@@ -131,9 +107,8 @@ class QuarantineWriter:
         """The file of one run of ``config``'s sync:
         ``<state_dir>/quarantine/<sync>/<run id>.jsonl``."""
         folder = default_state_dir(config.state_dir, environ) / "quarantine"
-        safe_run = "".join(c if c.isalnum() or c in "-_." else "-" for c in run_id)
         return cls(
-            folder / state_slug(config.name) / f"{safe_run}.jsonl",
+            folder / state_slug(config.name) / f"{state_slug(run_id)}.jsonl",
             config.logging.filter_fields,
             secret_values=secret_values,
         )

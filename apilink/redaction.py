@@ -31,13 +31,16 @@ from pydantic import BaseModel, SecretBytes, SecretStr
 __all__ = [
     "DEFAULT_FILTER_FIELDS",
     "MASK",
+    "SECRET_KEY_WORDS",
     "RedactingFilter",
     "RedactionHandle",
     "Redactor",
     "install_redaction",
+    "is_secret_name",
     "open_log_file",
     "sanitize_url",
     "secret_values",
+    "secret_words",
 ]
 
 MASK = "**********"
@@ -49,6 +52,21 @@ DEFAULT_FILTER_FIELDS: tuple[str, ...] = (
     "apikey",
     "authorization",
 )
+SECRET_KEY_WORDS: tuple[str, ...] = (
+    *DEFAULT_FILTER_FIELDS,
+    "passwd",
+    "credential",
+    "private_key",
+    "access_key",
+    "client_secret",
+    "session",
+    "cookie",
+    "credit_card",
+    "card_number",
+    "cvv",
+    "ssn",
+)
+"""Names of record fields that hold secrets (on top of a config's ``filter_fields``)."""
 _SECRET_PARAM_WORDS = (*DEFAULT_FILTER_FIELDS, "key", "sig", "signature", "code", "credential")
 _MIN_SECRET_LEN = 4
 _URL = re.compile(r"""https?://[^\s"'<>]+""")
@@ -84,7 +102,15 @@ def _collect(obj: Any, found: set[str], seen: set[int]) -> None:
             _collect(item, found, seen)
 
 
-def _secret_name(name: str, words: Iterable[str]) -> bool:
+def secret_words(filter_fields: Iterable[str] = ()) -> tuple[str, ...]:
+    """:data:`SECRET_KEY_WORDS` and ``filter_fields``, as :func:`is_secret_name` compares them."""
+    words = {w.lower().replace("-", "_") for w in (*SECRET_KEY_WORDS, *filter_fields) if w}
+    return tuple(sorted(words))
+
+
+def is_secret_name(name: str, words: Iterable[str]) -> bool:
+    """Whether a field or parameter ``name`` contains one of ``words`` (any case, ``-`` as
+    ``_``)."""
     lowered = name.lower().replace("-", "_")
     return any(word in lowered for word in words)
 
@@ -108,7 +134,7 @@ def sanitize_url(url: str, filter_fields: Iterable[str] = ()) -> str:
     query = parts.query
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
-        masked = [(k, MASK if _secret_name(k, words) else v) for k, v in pairs]
+        masked = [(k, MASK if is_secret_name(k, words) else v) for k, v in pairs]
         query = urlencode(masked, safe="*")
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
@@ -183,7 +209,7 @@ class Redactor:
             return MASK
         if isinstance(obj, Mapping):
             return {
-                str(k): MASK if _secret_name(str(k), self.filter_fields) else self.data(v)
+                str(k): MASK if is_secret_name(str(k), self.filter_fields) else self.data(v)
                 for k, v in obj.items()
             }
         if isinstance(obj, list | tuple | set | frozenset):

@@ -22,6 +22,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from apilink.redaction import is_secret_name, secret_words
 from apilink.state.store import StateError
 
 __all__ = ["SEALED", "FieldSealer"]
@@ -36,12 +37,13 @@ class FieldSealer:
 
     Args:
         key_file: where the key is kept (created with mode 0600 when first needed).
-        words: a key is secret when its lowercased name (``-`` read as ``_``) contains one.
+        words: a key is secret when its name contains one (see
+            :func:`apilink.redaction.secret_words` and :func:`~apilink.redaction.is_secret_name`).
     """
 
     def __init__(self, key_file: str | os.PathLike[str], words: Iterable[str]) -> None:
         self.key_file = Path(key_file)
-        self.words = tuple(sorted({w.lower().replace("-", "_") for w in words if w}))
+        self.words = secret_words(words)
         self._aead: AESGCM | None = None
 
     def __repr__(self) -> str:
@@ -51,7 +53,9 @@ class FieldSealer:
         """A copy of ``value`` with every secret-named field's value sealed."""
         if isinstance(value, dict):
             return {
-                key: self._seal_one(item) if self._secret(str(key)) else self.seal(item)
+                key: self._seal_one(item)
+                if is_secret_name(str(key), self.words)
+                else self.seal(item)
                 for key, item in value.items()
             }
         if isinstance(value, list):
@@ -73,9 +77,8 @@ class FieldSealer:
             return [self.unseal(item) for item in value]
         return value
 
-    def _secret(self, key: str) -> bool:
-        lowered = key.lower().replace("-", "_")
-        return any(word in lowered for word in self.words)
+    def _secret(self, key: object) -> bool:
+        return is_secret_name(str(key), self.words)
 
     def _seal_one(self, value: Any) -> dict[str, str]:
         nonce = secrets.token_bytes(_NONCE_BYTES)

@@ -52,7 +52,6 @@ class SyncSummary:
             self.quarantine_reasons[reason] = self.quarantine_reasons.get(reason, 0) + count
         self.resumed_chunks += other.resumed_chunks
         self.dead_letter_file = other.dead_letter_file or self.dead_letter_file
-        self.quarantine_file = other.quarantine_file or self.quarantine_file
         self.errors.extend(other.errors)
 
     def set_aside(self, reasons: Iterable[str]) -> None:

@@ -33,6 +33,7 @@ from apilink.config import SyncConfig, build_config
 from apilink.errors import ApilinkError
 from apilink.partitions import Partition, partition_config, partitioned_endpoints, plan_partitions
 from flows.config_source import load_raw_config
+from flows.progress import artifact_key
 from tasks.rbac_guard import rbac_guard
 
 __all__ = [
@@ -196,9 +197,8 @@ async def summarize_children(
                 **(counts or dict.fromkeys(COUNTS, None)),
             }
         )
-    key = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-") or "sync"
     await acreate_table_artifact(
-        key=f"{key}-partitions",
+        key=f"{artifact_key(name)}-partitions",
         table=rows,
         description=f"apilink partitioned sync `{name}`: one row per child run",
     )

@@ -68,6 +68,14 @@ def _pkce_section(oauth_server: OAuthServer, storage_key: str = "ui_pkce_creds")
     }
 
 
+@pytest.fixture
+def store(monkeypatch: pytest.MonkeyPatch) -> MemoryStore:
+    """The store the flow's tokens go to, whatever store parameters the test passes."""
+    tokens = MemoryStore()
+    monkeypatch.setattr(module, "open_token_store", lambda store_file, credentials_block: tokens)
+    return tokens
+
+
 def _approve_at_once(
     monkeypatch: pytest.MonkeyPatch, fake_clock: FakeClock, oauth_server: OAuthServer
 ) -> None:
@@ -205,9 +213,8 @@ def test_device_branch_shows_code_polls_and_stores_tokens(
     fake_clock: FakeClock,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
+    store: MemoryStore,
 ) -> None:
-    store = MemoryStore()
-    monkeypatch.setattr(module, "open_token_store", lambda store_file, credentials_block: store)
     monkeypatch.setattr(module, "_sleep", fake_clock.sleep)
     monkeypatch.setattr(module, "_clock", fake_clock)
     oauth_server.state.auto_approve_after_polls = 2
@@ -239,10 +246,9 @@ def test_pkce_branch_pauses_for_the_redirect_url_and_stores_tokens(
     run_in_background: Callable[..., BackgroundRun],
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
+    store: MemoryStore,
 ) -> None:
     caplog.set_level(logging.INFO)
-    store = MemoryStore()
-    monkeypatch.setattr(module, "open_token_store", lambda store_file, credentials_block: store)
     background = run_in_background(auth=_pkce_section(oauth_server), timeout_seconds=_PAUSE_SECONDS)
 
     paused = background.wait_paused()
@@ -296,9 +302,8 @@ def test_pkce_redirect_with_a_wrong_state_fails_before_any_token_request(
     oauth_server: OAuthServer,
     run_in_background: Callable[..., BackgroundRun],
     monkeypatch: pytest.MonkeyPatch,
+    store: MemoryStore,
 ) -> None:
-    store = MemoryStore()
-    monkeypatch.setattr(module, "open_token_store", lambda store_file, credentials_block: store)
     background = run_in_background(auth=_pkce_section(oauth_server), timeout_seconds=_PAUSE_SECONDS)
 
     paused = background.wait_paused()
@@ -321,9 +326,8 @@ def test_pkce_pause_that_nobody_resumes_times_out_clearly(
     oauth_server: OAuthServer,
     run_in_background: Callable[..., BackgroundRun],
     monkeypatch: pytest.MonkeyPatch,
+    store: MemoryStore,
 ) -> None:
-    store = MemoryStore()
-    monkeypatch.setattr(module, "open_token_store", lambda store_file, credentials_block: store)
     background = run_in_background(auth=_pkce_section(oauth_server), timeout_seconds=2)
 
     with pytest.raises(AuthError, match="not resumed with the redirect URL within 2 seconds"):

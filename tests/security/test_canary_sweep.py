@@ -223,7 +223,27 @@ def happy_file(
     lab.plant_common(reject=reject)
     token = lab.canaries.new("source-token")
     key = lab.canaries.new("target-api-key")
-    credentials = _file_store(lab, token=token, key=key)
+    return _bearer_sync(
+        lab,
+        token=token,
+        key=key,
+        credentials=_file_store(lab, token=token, key=key),
+        source_token=source_token,
+        map_secret_fields=not reject if map_secret_fields is None else map_secret_fields,
+    )
+
+
+def _bearer_sync(
+    lab: Lab,
+    *,
+    token: str,
+    key: str,
+    credentials: dict[str, Any],
+    source_token: str | None = None,
+    map_secret_fields: bool = True,
+) -> str:
+    """The careless APIs (bearer ``token`` at the source, ``key`` at the target) and a config
+    that reads both as ``secret://`` references from ``credentials``."""
     source = lab.serve(make_careless_source(lab.records, token=source_token or token))
     target = lab.serve(make_careless_target(lab.inbox, api_key=key))
     return lab.write_config(
@@ -232,7 +252,7 @@ def happy_file(
         target_url=target,
         target_key="secret://target#api_key",
         credentials=credentials,
-        map_secret_fields=not reject if map_secret_fields is None else map_secret_fields,
+        map_secret_fields=map_secret_fields,
     )
 
 
@@ -251,20 +271,13 @@ def happy_openbao(lab: Lab, openbao: OpenBao, *, bao_token: str | None = None) -
     good = lab.canaries.new("openbao-token")
     root.auth.token.create(id=good, policies=[prefix], ttl="1h")
     lab.setenv("SWEEP_BAO_TOKEN", bao_token or good)
-    source = lab.serve(make_careless_source(lab.records, token=token))
-    target = lab.serve(make_careless_target(lab.inbox, api_key=key))
-    return lab.write_config(
-        source_url=source,
-        source_auth={"type": "bearer", "token": "secret://source#token"},
-        target_url=target,
-        target_key="secret://target#api_key",
-        credentials={
-            "type": "vault",
-            "url": openbao.url,
-            "auth": {"method": "token", "token": "${SWEEP_BAO_TOKEN}"},
-            "path_prefix": f"{prefix}/",
-        },
-    )
+    vault = {
+        "type": "vault",
+        "url": openbao.url,
+        "auth": {"method": "token", "token": "${SWEEP_BAO_TOKEN}"},
+        "path_prefix": f"{prefix}/",
+    }
+    return _bearer_sync(lab, token=token, key=key, credentials=vault)
 
 
 def oauth_source(lab: Lab, oauth: OAuthServer, *, wrong_secret: bool = False) -> str:
