@@ -26,7 +26,7 @@ from typing import IO, Any
 from apilink.config.models import SyncConfig
 from apilink.redaction import MASK, SECRET_KEY_WORDS, is_secret_name, secret_words
 from apilink.state.store import default_state_dir, state_slug
-from apilink.validation.gx import Quarantined
+from apilink.validation.validator import Quarantined
 
 __all__ = ["SECRET_KEY_WORDS", "QuarantineWriter", "mask_record"]
 

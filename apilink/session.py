@@ -125,7 +125,7 @@ class SyncSession:
                 params,
                 position,
             ),
-            validator=Validator(rules_from_config(rule.validation)),
+            validator=Validator(rules_from_config(rule.validation), engine=rule.validation.engine),
             mapper=RecordMapper(rule.fields),
             loader=self.loader(rule.target),
         )

@@ -34,7 +34,7 @@ from tasks.audit import audit_hooks
 from tasks.auth import acquire_token
 from tasks.checkpoint import choose_state_store
 from tasks.credentials import resolve_credentials
-from tasks.pipeline import extract_chunk, process_chunk
+from tasks.pipeline import Chunk, as_is, extract_chunk, process_chunk
 from tasks.rate_limit import rate_limited_transports
 from tasks.rbac_guard import rbac_guard
 
@@ -269,7 +269,7 @@ async def _sync_mapping(session: SyncSession, rule: MappingConfig, number: int, 
     try:
         while True:
             try:
-                records = await reading
+                records = (await reading).records
             except Exception as exc:
                 # Nothing of the unfinished chunk was counted; a rerun reads it again.
                 summary.errors.append(_error(session, f"extract {rule.source}", exc))
@@ -287,12 +287,13 @@ async def _sync_mapping(session: SyncSession, rule: MappingConfig, number: int, 
 
             try:
                 chunk, error = await process_chunk(
-                    work,
-                    records,
+                    as_is(work),
+                    as_is(records),
                     index,
-                    run.dead_letters,
-                    quarantine=run.quarantine,
-                    check_ratio=check_ratio,
+                    as_is(run.dead_letters),
+                    label=f"{rule.source} -> {rule.target}",
+                    quarantine=as_is(run.quarantine),
+                    check_ratio=as_is(check_ratio),
                     dry_run=run.dry_run,
                 )
             except ValidationFailed as exc:
@@ -318,16 +319,16 @@ async def _sync_mapping(session: SyncSession, rule: MappingConfig, number: int, 
 
 def _read_ahead(
     work: MappingRun, size: int, index: int, *, done: bool = False
-) -> asyncio.Future[list[dict[str, Any]]]:
+) -> asyncio.Future[Chunk]:
     """Start reading chunk ``index`` now (an empty chunk when the reader is ``done``)."""
     if done:
-        finished: asyncio.Future[list[dict[str, Any]]] = asyncio.get_running_loop().create_future()
-        finished.set_result([])
+        finished: asyncio.Future[Chunk] = asyncio.get_running_loop().create_future()
+        finished.set_result(Chunk([]))
         return finished
     return asyncio.ensure_future(extract_chunk(work.reader, size, index))
 
 
-async def _abandon(reading: asyncio.Future[list[dict[str, Any]]]) -> None:
+async def _abandon(reading: asyncio.Future[Chunk]) -> None:
     """Stop a read-ahead the run no longer needs (its chunk is neither counted nor
     acknowledged, so a rerun reads it again)."""
     if not reading.done():

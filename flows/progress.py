@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from uuid import UUID
 
 from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
@@ -23,22 +25,38 @@ class RunProgress:
     from the paginator when a page stated a total (or ``max_pages`` bounds it); otherwise the
     bar moves when the mapping ends and the description carries the running counts.
 
+    The artifact is written at most once per ``every`` seconds (each write is a request to the
+    Prefect API, and a fast run ends chunks several times a second), and always at the end.
+
     Args:
         name: the sync's name (the artifact key is ``<name>-progress``).
         mappings: how many mappings the run goes through.
+        every: the fewest seconds between two writes before the end.
+        clock: monotonic seconds (tests pass a fake).
     """
 
-    def __init__(self, name: str, mappings: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        mappings: int,
+        *,
+        every: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.name = name
         self.key = f"{artifact_key(name)}-progress"
         self.mappings = max(1, mappings)
         self.percent = 0.0
+        self.every = every
+        self._clock = clock
+        self._sent_at: float | None = None
         self._artifact: UUID | None = None
 
     async def start(self) -> None:
         self._artifact = await acreate_progress_artifact(
             0.0, key=self.key, description=f"apilink sync `{self.name}`: starting"
         )
+        self._sent_at = self._clock()
 
     async def update(
         self, mapping: int, within: float | None, summary: SyncSummary, *, what: str = ""
@@ -47,6 +65,9 @@ class RunProgress:
         share = (mapping + min(1.0, max(0.0, within or 0.0))) / self.mappings
         # Never backwards, never 100 before the run is over.
         self.percent = max(self.percent, min(99.0, round(share * 100, 1)))
+        now = self._clock()
+        if self._sent_at is not None and now - self._sent_at < self.every:
+            return
         await self._send(f"{what}{_counts(summary)}")
 
     async def finish(self, summary: SyncSummary, *, completed: bool) -> None:
@@ -60,6 +81,7 @@ class RunProgress:
     async def _send(self, text: str) -> None:
         if self._artifact is None:
             return
+        self._sent_at = self._clock()
         await aupdate_progress_artifact(
             self._artifact, self.percent, description=f"apilink sync `{self.name}`: {text}"
         )

@@ -1,16 +1,23 @@
-"""The chunk stages of a sync: extract, validate, map, load.
+"""The chunk stages of a sync: extract, then validate, map and load.
 
-Each task handles one chunk of thousands of records, never one record. Tasks hold live clients
-and credentials, so nothing is cached or persisted. :func:`process_chunk` runs the stages after
-extraction and accounts for every record whatever raises: each ends up loaded, quarantined or
-in the dead-letter queue.
+Two tasks per chunk of thousands of records, never one per record: :func:`extract_chunk` reads
+it, :func:`process_chunk` validates, maps and loads it, and accounts for every record whatever
+raises: each ends up loaded, quarantined or in the dead-letter queue. Each Prefect task run
+costs tens of milliseconds of state writes, so the stages inside ``process_chunk`` are plain
+functions that log under the task's name. Tasks hold live clients and credentials, so nothing is
+cached or persisted.
+
+Records travel between tasks inside objects Prefect does not look into (:class:`Chunk`, and
+``quote``): Prefect remembers, for the rest of the flow run, the task that produced each item
+one level inside a result or walked in a parameter, which for lists of records would be an entry
+per record (a million records, a million entries) and a walk over every record per task.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -30,23 +37,43 @@ from apilink.session import MappingRun
 from apilink.summary import SyncSummary
 from apilink.validation import ChunkValidation, Quarantined, Validator
 
-__all__ = ["extract_chunk", "load_records", "map_records", "process_chunk", "validate_fields"]
+__all__ = [
+    "Chunk",
+    "as_is",
+    "extract_chunk",
+    "load_records",
+    "map_records",
+    "process_chunk",
+    "validate_fields",
+]
+
+T = TypeVar("T")
 
 _TASK_OPTIONS: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
 
 
+class Chunk:
+    """The records of one extracted chunk, handed from task to flow as one object (a plain
+    class, not a list or a dataclass, so Prefect does not track each record)."""
+
+    __slots__ = ("records",)
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        self.records = records
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
 @task(name="extract", task_run_name="extract {reader.name} #{index}", **_TASK_OPTIONS)
-async def extract_chunk(reader: PageReader, size: int, index: int) -> list[dict[str, Any]]:
+async def extract_chunk(reader: PageReader, size: int, index: int) -> Chunk:
     """Read whole pages from the source until the chunk holds ``size`` records."""
     records = await reader.next_chunk(size)
     get_run_logger().info("extracted %d records from %s", len(records), reader.name)
-    return records
+    return Chunk(records)
 
 
-@task(name="validate_fields", task_run_name="validate {endpoint} #{index}", **_TASK_OPTIONS)
-async def validate_fields(
-    validator: Validator, records: list[dict[str, Any]], endpoint: str, index: int
-) -> ChunkValidation:
+def validate_fields(validator: Validator, records: list[dict[str, Any]]) -> ChunkValidation:
     """Run the mapping's rules; failing records are set aside with their reasons."""
     outcome = validator.validate(records)
     if outcome.quarantined:
@@ -60,23 +87,22 @@ async def validate_fields(
     return outcome
 
 
-@task(name="map_records", task_run_name="map {endpoint} #{index}", **_TASK_OPTIONS)
-async def map_records(
-    mapper: RecordMapper, records: list[dict[str, Any]], endpoint: str, index: int
+def map_records(
+    mapper: RecordMapper, records: list[dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], list[Quarantined]]:
     """Reshape records; a record a transformer refuses is set aside with the reason."""
     mapped: list[dict[str, Any]] = []
     refused: list[Quarantined] = []
+    reshape, keep = mapper.map, mapped.append
     for record in records:
         try:
-            mapped.append(mapper.map(record))
+            keep(reshape(record))
         except MappingFailure as exc:
             refused.append(Quarantined(record, (str(exc),)))
     return mapped, refused
 
 
-@task(name="load", task_run_name="load {loader.name} #{index}", **_TASK_OPTIONS)
-async def load_records(loader: Loader, records: list[dict[str, Any]], index: int) -> LoadResult:
+async def load_records(loader: Loader, records: list[dict[str, Any]]) -> LoadResult:
     """Deliver mapped records to the target endpoint."""
     result = await loader.load(records)
     logger = get_run_logger()
@@ -86,12 +112,18 @@ async def load_records(loader: Loader, records: list[dict[str, Any]], index: int
     return result
 
 
+@task(
+    name="process_chunk",
+    task_run_name="validate, map, load {label} #{index}",
+    **_TASK_OPTIONS,
+)
 async def process_chunk(
     run: MappingRun,
     records: list[dict[str, Any]],
     index: int,
     dead_letters: DeadLetterQueue,
     *,
+    label: str = "",
     quarantine: QuarantineWriter | None = None,
     check_ratio: Callable[[int, int], None] | None = None,
     dry_run: bool = False,
@@ -106,6 +138,9 @@ async def process_chunk(
     it held are dead-lettered too (mapped ones with the idempotency keys of the requests they
     were in, so a replay is harmless if some arrived), and the error is returned.
 
+    The flow passes the objects through :func:`as_is`; ``label`` (``source -> target``) names
+    the task run.
+
     Returns:
         The chunk's counts (balanced: ``extracted == loaded + quarantined + failed``, except in
         a dry run, which loads nothing) and an error line, or ``None``.
@@ -114,13 +149,11 @@ async def process_chunk(
     chunk = SyncSummary(extracted=len(records))
     pending = records
     try:
-        checked = await validate_fields(run.validator, _by_reference(records), rule.source, index)
+        checked = validate_fields(run.validator, records)
         chunk.quarantined = len(checked.quarantined)
         chunk.set_aside(r for q in checked.quarantined for r in q.reasons)
         pending = checked.valid
-        mapped, refused = await map_records(
-            run.mapper, _by_reference(checked.valid), rule.target, index
-        )
+        mapped, refused = map_records(run.mapper, checked.valid)
         chunk.quarantined += len(refused)
         chunk.set_aside(r for q in refused for r in q.reasons)
         chunk.valid = len(mapped)
@@ -135,7 +168,7 @@ async def process_chunk(
     if dry_run:
         return chunk, None
     try:
-        delivered = await load_records(loader, _by_reference(mapped), index)
+        delivered = await load_records(loader, mapped)
     except Exception as exc:
         return _set_aside(run, chunk, index, dead_letters, mapped, "load", exc)
     chunk.loaded = delivered.loaded
@@ -169,7 +202,8 @@ def _set_aside(
     return chunk, f"chunk #{index} of {rule.source} -> {rule.target}: {reason}"[:300]
 
 
-def _by_reference(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``records`` wrapped in Prefect's ``quote``: the task gets the list as it is, and
-    Prefect does not walk every record looking for futures to resolve."""
-    return cast(list[dict[str, Any]], quote(records))
+def as_is(value: T) -> T:
+    """``value`` wrapped in Prefect's ``quote`` for a task's parameter: the task gets it as it
+    is, and Prefect neither walks it (every record of a chunk, every field of a config) looking
+    for futures nor rebuilds the dataclasses and models it finds on the way."""
+    return cast(T, quote(value))

@@ -13,11 +13,12 @@ A field whose ``condition`` does not hold is left out of the target record.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from apilink.mapping.conditions import FieldCondition
-from apilink.mapping.paths import MISSING, get_path, parse_path, set_path
+from apilink.mapping.paths import MISSING, Setter, path_getter, path_setter
 from apilink.mapping.templates import Template
 from apilink.mapping.transformers import Transformer, resolve_transformer
 
@@ -27,25 +28,29 @@ if TYPE_CHECKING:
 __all__ = ["MappingFailure", "RecordMapper"]
 
 
-@dataclass(frozen=True)
-class _CompiledField:
-    source: tuple[str | int, ...] | None
-    target: tuple[str | int, ...]
-    target_name: str
-    transforms: tuple[tuple[str, Transformer], ...]
-    default: Any
-    value: Any
-    template: Template | None
-    condition: FieldCondition | None
-
-
 class MappingFailure(ValueError):
     """A transformer refused a value; the record is set aside with this reason."""
 
 
+Origin = Callable[[dict[str, Any]], Any]
+"""Where one target field's value comes from, read off a source record."""
+
+
+@dataclass(frozen=True)
+class _CompiledField:
+    """One target field, made ready once for every record of a run."""
+
+    origin: Origin
+    write: Setter
+    target_name: str
+    transforms: tuple[tuple[str, Transformer], ...]
+    condition: FieldCondition | None
+
+
 class RecordMapper:
     """Applies a list of field mappings to records; paths, templates and transformers are
-    resolved once.
+    resolved once, and each field's origin is made into one function, so mapping a record is
+    a few dict lookups and the transformers' own work.
 
     With no fields, records pass through unchanged (a copy).
     """
@@ -53,13 +58,10 @@ class RecordMapper:
     def __init__(self, fields: list[FieldMapping]) -> None:
         self._fields = [
             _CompiledField(
-                source=parse_path(f.source) if f.source is not None else None,
-                target=parse_path(f.target),
+                origin=_origin(f),
+                write=path_setter(f.target),
                 target_name=f.target,
                 transforms=tuple((name, resolve_transformer(name)) for name in f.transform),
-                default=f.default,
-                value=f.value,
-                template=Template(f.template) if f.template is not None else None,
                 condition=f.condition,
             )
             for f in fields
@@ -77,7 +79,7 @@ class RecordMapper:
         for spec in self._fields:
             if spec.condition is not None and not spec.condition.holds(record):
                 continue
-            value = self._origin(spec, record)
+            value = spec.origin(record)
             if value is MISSING:
                 continue
             for name, transform in spec.transforms:
@@ -90,22 +92,31 @@ class RecordMapper:
                         f"transformer `{name}` failed on field `{spec.target_name}` "
                         f"({type(exc).__name__})"
                     ) from None
-            set_path(out, spec.target, value)
+            spec.write(out, value)
         return out
 
-    @staticmethod
-    def _origin(spec: _CompiledField, record: dict[str, Any]) -> Any:
-        if spec.value is not None:
-            return spec.value
-        if spec.template is not None:
-            return spec.template.render(record)
-        if spec.source is None:
-            return spec.default
-        value = get_path(record, spec.source)
+
+def _origin(field: FieldMapping) -> Origin:
+    """The function giving ``field``'s value for a record (``MISSING``: leave the field out)."""
+    if field.value is not None:
+        constant = field.value
+        return lambda record: constant
+    if field.template is not None:
+        return Template(field.template).render
+    if field.source is None:
+        default = field.default
+        return lambda record: default
+    read = path_getter(field.source)
+    default, keep_absent = field.default, bool(field.transform)
+
+    def from_source(record: dict[str, Any]) -> Any:
+        value = read(record)
         if value is MISSING or value is None:
-            if spec.default is not None:
-                return spec.default
-            if value is MISSING and not spec.transforms:
+            if default is not None:
+                return default
+            if value is MISSING and not keep_absent:
                 return MISSING
             return None
         return value
+
+    return from_source

@@ -1,4 +1,5 @@
-"""Record validation: rules from the config, run by Great Expectations on chunks.
+"""Record validation: rules from the config, run on chunks by a Python engine or by Great
+Expectations (same outcome; see :mod:`apilink.validation.validator`).
 
 Build a :class:`Validator` from ``rules_from_config(mapping.validation)`` once per run,
 validate chunks of thousands of records, write the quarantined ones with
@@ -9,15 +10,24 @@ validate chunks of thousands of records, write the quarantined ones with
 from __future__ import annotations
 
 from apilink.validation.columns import json_type_name
-from apilink.validation.gx import ChunkValidation, Quarantined, ValidationEngineError, Validator
 from apilink.validation.ratio import InvalidRatioGuard, enforce_invalid_ratio
 from apilink.validation.rules import EMAIL_PATTERN, RULE_KINDS, Rule, rules_from_config
 from apilink.validation.spec import FieldRule, RangeSpec, ValueType
+from apilink.validation.validator import (
+    ENGINES,
+    ChunkValidation,
+    Engine,
+    Quarantined,
+    ValidationEngineError,
+    Validator,
+)
 
 __all__ = [
     "EMAIL_PATTERN",
+    "ENGINES",
     "RULE_KINDS",
     "ChunkValidation",
+    "Engine",
     "FieldRule",
     "InvalidRatioGuard",
     "Quarantined",

@@ -20,7 +20,7 @@ from typing import Any
 from apilink.mapping.paths import MISSING
 from apilink.validation.rules import Rule
 
-__all__ = ["REFUSED", "encode_cell", "encode_set", "json_type_name"]
+__all__ = ["REFUSED", "encode_cell", "encode_set", "is_null_cell", "json_type_name"]
 
 
 class _Refused:
@@ -71,7 +71,10 @@ def encode_cell(rule: Rule, value: Any) -> Any:
     if kind == "range":
         if isinstance(value, bool) or not isinstance(value, int | float):
             return REFUSED
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond a float's range: out of any range given
+            return REFUSED
         return REFUSED if math.isnan(number) else number
     if kind == "in_set":
         if isinstance(value, bool):
@@ -85,6 +88,11 @@ def encode_cell(rule: Rule, value: Any) -> Any:
             return value
         return "json:" + json.dumps(value, sort_keys=True, default=str)
     raise ValueError(f"no encoding for rule kind {kind!r}")
+
+
+def is_null_cell(cell: Any) -> bool:
+    """Whether GX skips ``cell`` as null: ``None``, or a float NaN (pandas' own null)."""
+    return cell is None or (isinstance(cell, float) and math.isnan(cell))
 
 
 def encode_set(values: tuple[Any, ...]) -> list[Any]:

@@ -1,13 +1,11 @@
-"""Run validation rules on a chunk of records with Great Expectations.
+"""The ``great_expectations`` validation engine: each rule is one expectation, run by Great
+Expectations on a pandas frame of the chunk.
 
 Great Expectations takes seconds to import and ~15-50 ms per validation call whatever the size,
 so it is imported once per process, lazily, and called once per chunk of thousands of records:
-each rule is one expectation on one column of a pandas frame built from the chunk (see
+each rule is one expectation on one column of a frame built from the chunk (see
 :mod:`apilink.validation.columns`). GX's ephemeral context is shared by every validator of the
 process and is not thread-safe, so validation calls are serialised by a lock.
-
-``unique`` holds across the chunks of a run: GX finds repeats within a chunk (every copy
-fails), and the validator remembers the values of earlier chunks (a later copy fails).
 """
 
 from __future__ import annotations
@@ -15,44 +13,20 @@ from __future__ import annotations
 import importlib
 import os
 import threading
-from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from apilink.errors import ApilinkError
-from apilink.mapping.paths import get_path, parse_path
+from apilink.mapping.paths import path_getter
 from apilink.validation.columns import REFUSED, encode_cell, encode_set
 from apilink.validation.rules import Rule
+from apilink.validation.validator import ValidationEngineError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ChunkValidation", "Quarantined", "ValidationEngineError", "Validator"]
+__all__ = ["GreatExpectationsEngine", "expectation"]
 
 _GX_LOCK = threading.Lock()
-
-
-class ValidationEngineError(ApilinkError):
-    """Great Expectations could not evaluate a rule (not: a record failed it).
-
-    Records are never let through when a rule could not be evaluated.
-    """
-
-
-@dataclass(frozen=True)
-class Quarantined:
-    """A record set aside, with every reason it failed."""
-
-    record: dict[str, Any]
-    reasons: tuple[str, ...]
-
-
-@dataclass
-class ChunkValidation:
-    """The outcome for one chunk: records to map, and records set aside."""
-
-    valid: list[dict[str, Any]] = field(default_factory=list)
-    quarantined: list[Quarantined] = field(default_factory=list)
 
 
 @cache
@@ -67,7 +41,8 @@ def _gx_batch_definition() -> Any:
     return asset.add_batch_definition_whole_dataframe("chunk")
 
 
-def _expectation(rule: Rule, column: str) -> Any:
+def expectation(rule: Rule, column: str) -> Any:
+    """The GX expectation ``rule`` stands for, on ``column``."""
     gxe: Any = importlib.import_module("great_expectations.expectations")
 
     common: dict[str, Any] = {"column": column, "result_format": "COMPLETE"}
@@ -98,49 +73,44 @@ def _raised(outcome: Any) -> bool:
     return any(isinstance(v, dict) and v.get("raised_exception") for v in info.values())
 
 
-class Validator:
-    """Validates chunks against a fixed list of rules.
-
-    Keep one validator for the whole run: ``unique`` remembers the values it has seen.
-
-    Example:
-        >>> validator = Validator(rules_from_config(mapping.validation))
-        >>> outcome = validator.validate(records)
-    """
+class GreatExpectationsEngine:
+    """Runs the rules as one GX expectation suite per chunk."""
 
     def __init__(self, rules: list[Rule]) -> None:
         self.rules = rules
         self._columns = [f"c{i}" for i in range(len(rules))]
-        self._paths = [parse_path(rule.field) for rule in rules]
-        self._seen: dict[int, set[Any]] = {
-            i: set() for i, rule in enumerate(rules) if rule.kind == "unique"
-        }
+        self._readers = [path_getter(rule.field) for rule in rules]
         self._suite: Any = None
 
-    def validate(self, records: list[dict[str, Any]]) -> ChunkValidation:
-        """Split ``records`` into valid and quarantined, keeping their order.
+    def failing_rows(self, records: list[dict[str, Any]]) -> list[set[int]]:
+        """For each rule, the rows GX finds failing, and the rows it could not even judge.
 
         Raises:
             ValidationEngineError: GX could not evaluate a rule on this chunk.
         """
-        if not self.rules or not records:
-            return ChunkValidation(valid=list(records))
-        cells = self._cells(records)
-        failures = self._failures(cells)
-        outcome = ChunkValidation()
-        for index, record in enumerate(records):
-            reasons = failures.get(index)
-            if reasons:
-                outcome.quarantined.append(Quarantined(record, tuple(reasons)))
-            else:
-                outcome.valid.append(record)
-        return outcome
-
-    def _cells(self, records: list[dict[str, Any]]) -> list[list[Any]]:
-        return [
-            [encode_cell(rule, get_path(record, path)) for record in records]
-            for rule, path in zip(self.rules, self._paths, strict=True)
+        cells = [
+            [encode_cell(rule, read(record)) for record in records]
+            for rule, read in zip(self.rules, self._readers, strict=True)
         ]
+        frame = self._frame(cells)
+        with _GX_LOCK:
+            batch_definition = _gx_batch_definition()
+            suite = self._suite_for_run()
+            batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+            result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+        failing: list[set[int]] = []
+        for number, (rule, outcome) in enumerate(zip(self.rules, result.results, strict=True)):
+            if _raised(outcome):
+                raise ValidationEngineError(
+                    f"Great Expectations could not evaluate rule `{rule.kind}` on field "
+                    f"`{rule.field}`; no record of the chunk was let through"
+                )
+            rows: set[int] = set()
+            if not outcome.success:
+                rows.update(int(i) for i in outcome.result.get("unexpected_index_list") or [])
+            rows.update(i for i, cell in enumerate(cells[number]) if cell is REFUSED)
+            failing.append(rows)
+        return failing
 
     def _frame(self, cells: list[list[Any]]) -> pd.DataFrame:
         import pandas as pd
@@ -160,36 +130,6 @@ class Validator:
 
             suite = gx.ExpectationSuite(name=f"apilink-{id(self)}")
             for rule, column in zip(self.rules, self._columns, strict=True):
-                suite.add_expectation(_expectation(rule, column))
+                suite.add_expectation(expectation(rule, column))
             self._suite = suite
         return self._suite
-
-    def _failures(self, cells: list[list[Any]]) -> dict[int, list[str]]:
-        frame = self._frame(cells)
-        with _GX_LOCK:
-            batch_definition = _gx_batch_definition()
-            suite = self._suite_for_run()
-            batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-            result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
-        failing: dict[int, set[int]] = {}
-        for number, (rule, outcome) in enumerate(zip(self.rules, result.results, strict=True)):
-            if _raised(outcome):
-                raise ValidationEngineError(
-                    f"Great Expectations could not evaluate rule `{rule.kind}` on field "
-                    f"`{rule.field}`; no record of the chunk was let through"
-                )
-            rows = failing.setdefault(number, set())
-            if not outcome.success:
-                rows.update(int(i) for i in outcome.result.get("unexpected_index_list") or [])
-            rows.update(i for i, cell in enumerate(cells[number]) if cell is REFUSED)
-        for number, seen in self._seen.items():
-            column = cells[number]
-            failing[number].update(
-                i for i, cell in enumerate(column) if cell is not None and cell in seen
-            )
-            seen.update(cell for cell in column if cell is not None)
-        failures: dict[int, list[str]] = {}
-        for number, rule in enumerate(self.rules):
-            for index in sorted(failing[number]):
-                failures.setdefault(index, []).append(rule.reason)
-        return failures
