@@ -22,22 +22,45 @@ What the transport does, so that retries and caps behave as with httpx's own tra
 
 The aiohttp session is opened on the first request (it belongs to the running event loop) and
 closed by ``aclose()``, which ``httpx.AsyncClient.aclose()`` calls.
+
+:meth:`AiohttpTransport.fetch` serves the fast lane of :func:`apilink.http.send_with_retry`: it
+sends a request as ``handle_async_request`` does, then reads the answer whole within a byte
+limit and hands back a read ``httpx.Response``, without httpx's streaming machinery in between.
+A body without ``Content-Encoding`` is taken from aiohttp as it came; an encoded one is decoded
+by httpx, counted as :func:`read_limited` counts any streamed body.
 """
 
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import aiohttp
 import httpx
 
-__all__ = ["AiohttpTransport"]
+__all__ = ["AiohttpTransport", "BodyOverLimit", "read_limited"]
 
 _CHUNK = 64 * 1024
 # httpx sets these itself (or leaves them out on purpose); aiohttp must not add its own.
 _SKIP_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
+# A body kept decoded no longer matches the headers that described it on the wire.
+_WIRE_HEADERS = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
+_HTTP_11 = {"http_version": b"HTTP/1.1"}
+
+
+class BodyOverLimit(Exception):
+    """A response body passed the byte limit it was read under; the rest was not read.
+
+    Attributes:
+        detail: what gave it away: ``"declares N bytes"`` or ``"is longer"``.
+        limit: the limit, in bytes.
+    """
+
+    def __init__(self, detail: str, limit: int) -> None:
+        self.detail = detail
+        self.limit = limit
+        super().__init__(f"the response {detail} than {limit} bytes")
 
 
 class _ResponseStream(httpx.AsyncByteStream):
@@ -116,6 +139,35 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return self._ssl
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return _streamed(await self._start(request), request)
+
+    async def fetch(
+        self, request: httpx.Request, *, max_bytes: int | None = None
+    ) -> httpx.Response:
+        """Send ``request`` and read the answer whole, refusing a body over ``max_bytes``.
+
+        The request is sent as it is: auth, cookies and hooks are the caller's to apply. The
+        body is decoded as httpx decodes it.
+
+        Returns:
+            A read response carrying ``request``, without the headers of the wire encoding
+            (``Content-Length`` is set again, to the decoded length).
+
+        Raises:
+            httpx.TransportError: what ``handle_async_request`` and its stream raise.
+            BodyOverLimit: the body declares or runs past ``max_bytes`` (``None``: no limit).
+        """
+        response = await self._start(request)
+        if "Content-Encoding" in response.headers:
+            return await read_limited(_streamed(response, request), max_bytes)
+        try:
+            body = await _read_plain(response, request, max_bytes)
+        finally:
+            response.release()
+        return _read_response(response.status, response.raw_headers, body, request)
+
+    async def _start(self, request: httpx.Request) -> aiohttp.ClientResponse:
+        """Send ``request``: the answer's status and headers are in, its body is not read."""
         session = self._open()
         timeout: dict[str, float | None] = request.extensions.get("timeout", {})
         options: dict[str, Any] = {
@@ -135,20 +187,98 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if request.url.scheme == "https":
             options["ssl"] = self._tls()
         try:
-            response = await session.request(request.method, str(request.url), **options)
+            return await session.request(request.method, str(request.url), **options)
         except Exception as exc:
             raise _httpx_error(exc, request) from exc
-        return httpx.Response(
-            response.status,
-            headers=list(response.raw_headers),
-            stream=_ResponseStream(response, request),
-            extensions={"http_version": b"HTTP/1.1"},
-        )
 
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+async def read_limited(response: httpx.Response, max_bytes: int | None) -> httpx.Response:
+    """A streamed ``response`` read whole and decoded, as a read response; closes it.
+
+    Decoded bytes are counted, so a small compressed body that inflates past ``max_bytes`` is
+    refused like one that declares or sends too many.
+
+    Returns:
+        A read copy with the ``request``, ``extensions`` and ``history`` of ``response``,
+        without the headers of the wire encoding.
+
+    Raises:
+        BodyOverLimit: the body declares or runs past ``max_bytes`` (``None``: no limit).
+    """
+    try:
+        declared = response.headers.get("content-length", "")
+        if max_bytes is not None and declared.isdigit() and int(declared) > max_bytes:
+            raise BodyOverLimit(f"declares {declared} bytes", max_bytes)
+        body = bytearray()
+        async for part in response.aiter_bytes():
+            body += part
+            if max_bytes is not None and len(body) > max_bytes:
+                raise BodyOverLimit("is longer", max_bytes)
+    finally:
+        await response.aclose()
+    read = _read_response(response.status_code, response.headers.raw, bytes(body), response.request)
+    read.extensions = response.extensions
+    read.history = response.history
+    return read
+
+
+def _streamed(response: aiohttp.ClientResponse, request: httpx.Request) -> httpx.Response:
+    """``response`` as httpx takes it from a transport: its body a stream, still to be read."""
+    return httpx.Response(
+        response.status,
+        headers=list(response.raw_headers),
+        stream=_ResponseStream(response, request),
+        request=request,
+        extensions=_HTTP_11,
+    )
+
+
+async def _read_plain(
+    response: aiohttp.ClientResponse, request: httpx.Request, max_bytes: int | None
+) -> bytes:
+    """The body of an answer without ``Content-Encoding``, as it came, within ``max_bytes``."""
+    declared = response.content_length
+    if max_bytes is not None and declared is not None and declared > max_bytes:
+        raise BodyOverLimit(f"declares {declared} bytes", max_bytes)
+    try:
+        if max_bytes is None or declared is not None:
+            return await response.read()
+        body = bytearray()
+        async for chunk in response.content.iter_chunked(_CHUNK):
+            body += chunk
+            if len(body) > max_bytes:
+                raise BodyOverLimit("is longer", max_bytes)
+        return bytes(body)
+    except BodyOverLimit:
+        raise
+    except Exception as exc:
+        raise _httpx_error(exc, request) from exc
+
+
+def _read_response(
+    status: int, headers: Iterable[tuple[bytes, bytes]], body: bytes, request: httpx.Request
+) -> httpx.Response:
+    """A read ``httpx.Response`` of a decoded ``body``, as ``Response(content=body)`` makes it."""
+    kept = [(k, v) for k, v in headers if k.lower() not in _WIRE_HEADERS]
+    if body:
+        kept.append((b"Content-Length", str(len(body)).encode()))
+    response = httpx.Response(
+        status,
+        headers=kept,
+        stream=httpx.ByteStream(body),
+        request=request,
+        extensions=_HTTP_11,
+    )
+    # What Response.read() leaves behind, without its pass through httpx's decoders (a few
+    # microseconds a response, when the body is decoded already).
+    response._content = body
+    response.is_stream_consumed = response.is_closed = True
+    return response
 
 
 def _body(request: httpx.Request) -> bytes | AsyncIterator[bytes] | None:

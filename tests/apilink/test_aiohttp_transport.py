@@ -1,4 +1,5 @@
-"""AiohttpTransport under httpx: bodies both ways, headers, errors mapped to httpx's, the pool."""
+"""AiohttpTransport under httpx: bodies both ways, headers, errors mapped to httpx's, the pool;
+and ``fetch``, the fast lane's exchange: read whole, decoded, within a limit."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import gzip
 import json
 import socket
+import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -13,10 +15,10 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from apilink.aiohttp_transport import AiohttpTransport
+from apilink.aiohttp_transport import AiohttpTransport, BodyOverLimit
 from apilink.config.models import ConnectionConfig, RetryConfig, TimeoutConfig
 from apilink.demo.serve import free_port, serve
 from apilink.errors import TransportError
@@ -213,3 +215,140 @@ def test_build_client_sends_through_aiohttp_and_closes_it(url: str) -> None:
         return response.status_code, transport._session is None
 
     assert run(go()) == (201, True)
+
+
+# -- fetch: the fast lane's exchange, read whole within a limit ---------------------------------
+
+
+class Stream:
+    """How many 1 KiB chunks a streamed answer sent before it ended."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self.ended = threading.Event()
+
+
+def make_body_app() -> Starlette:
+    """Bodies of every framing: declared, streamed (chunked), gzip, and a gzip bomb."""
+
+    async def declared(request: Request) -> Response:
+        size = int(request.query_params["n"])
+        return Response(b"d" * size, headers={"X-Kind": "declared"})
+
+    async def chunked(request: Request) -> Response:
+        size = int(request.query_params["n"])
+        stream = app.state.stream = Stream()
+
+        async def parts() -> AsyncIterator[bytes]:
+            try:
+                for _ in range(size // 1024):
+                    stream.sent += 1
+                    yield b"c" * 1024
+                    await asyncio.sleep(0)
+            finally:
+                stream.ended.set()  # all sent, or cut off when the client went away
+
+        return StreamingResponse(parts())
+
+    async def gzipped(request: Request) -> Response:
+        size = int(request.query_params["n"])
+        body = gzip.compress(b"0" * size)
+        return Response(body, headers={"Content-Encoding": "gzip"}, media_type="text/plain")
+
+    app = Starlette(
+        routes=[
+            Route("/declared", declared),
+            Route("/chunked", chunked),
+            Route("/gzip", gzipped),
+        ]
+    )
+    return app
+
+
+@pytest.fixture(scope="module")
+def body_app_url() -> Iterator[tuple[Starlette, str]]:
+    app = make_body_app()
+    with serve(app) as url:
+        yield app, url
+
+
+def fetch(url: str, path: str, max_bytes: int | None = None, **request: Any) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = AiohttpTransport()
+        try:
+            return await transport.fetch(
+                httpx.Request("GET", url + path, **request), max_bytes=max_bytes
+            )
+        finally:
+            await transport.aclose()
+
+    return run(go())
+
+
+def test_fetch_reads_the_answer_whole_with_its_request(url: str) -> None:
+    request = httpx.Request("POST", url + "/echo", json={"a": 1}, headers={"X-Trace": "t1"})
+
+    async def go() -> httpx.Response:
+        transport = AiohttpTransport()
+        try:
+            return await transport.fetch(request)
+        finally:
+            await transport.aclose()
+
+    response = run(go())
+    assert response.status_code == 201 and response.reason_phrase == "Created"
+    assert response.request is request
+    assert response.headers["x-seen"] == "yes"
+    assert response.headers["content-length"] == str(len(response.content))
+    seen = response.json()
+    assert json.loads(seen["body"]) == {"a": 1}
+    assert seen["headers"]["x-trace"] == "t1"
+    assert "aiohttp" not in seen["headers"].get("user-agent", "")
+
+
+def test_fetch_decodes_gzip_and_drops_the_wire_headers(
+    body_app_url: tuple[Starlette, str],
+) -> None:
+    response = fetch(body_app_url[1], "/gzip?n=5000", max_bytes=10_000)
+    assert response.content == b"0" * 5000
+    assert "content-encoding" not in response.headers
+    assert response.headers["content-length"] == "5000"
+
+
+@pytest.mark.parametrize(
+    ("path", "detail"),
+    [
+        ("/declared?n=4096", "declares 4096 bytes"),
+        ("/chunked?n=268435456", "is longer"),  # 256 MiB
+        ("/gzip?n=1000000", "is longer"),  # 1 KB on the wire, a megabyte decoded
+    ],
+    ids=["declared", "chunked", "gzip-bomb"],
+)
+def test_fetch_refuses_a_body_over_the_limit(
+    body_app_url: tuple[Starlette, str], path: str, detail: str
+) -> None:
+    app, url = body_app_url
+    with pytest.raises(BodyOverLimit) as caught:
+        fetch(url, path, max_bytes=2048)
+    assert caught.value.detail == detail and caught.value.limit == 2048
+    if path.startswith("/chunked"):
+        # Reading stopped at the limit and the connection was dropped: the server ended long
+        # before 256 MiB (socket buffers hold a few MiB at most).
+        assert app.state.stream.ended.wait(10)
+        assert app.state.stream.sent < 64 * 1024
+
+
+def test_fetch_under_the_limit_keeps_every_framing(body_app_url: tuple[Starlette, str]) -> None:
+    url = body_app_url[1]
+    assert fetch(url, "/declared?n=2048", max_bytes=2048).content == b"d" * 2048
+    chunked = fetch(url, "/chunked?n=4096", max_bytes=4096)
+    assert chunked.content == b"c" * 4096
+    assert "transfer-encoding" not in chunked.headers
+    assert fetch(url, "/chunked?n=8192").content == b"c" * 8192  # no limit
+
+
+def test_fetch_maps_failures_to_httpx_errors(url: str) -> None:
+    with pytest.raises(httpx.ConnectError):
+        fetch(f"http://127.0.0.1:{free_port()}", "/")
+    with pytest.raises(httpx.ReadTimeout):
+        fetch(url, "/slow?for=1", extensions={"timeout": {"read": 0.05}})

@@ -1,4 +1,5 @@
-"""Loader: methods, batches, keys, bounded concurrency, and delivery through injected faults."""
+"""Loader: methods, batches, keys, bounded concurrency, and delivery through injected faults,
+on the client's own path and on the fast lane of build_client's AiohttpTransport."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
+from apilink.aiohttp_transport import AiohttpTransport
+from apilink.auth import BearerAuth
+from apilink.config.auth import BearerAuthConfig
 from apilink.config.models import EndpointConfig, RetryConfig
 from apilink.errors import ConfigError
 from apilink.extract import PageReader
@@ -146,10 +151,30 @@ def test_a_refused_record_is_not_retried_and_its_reason_masks_credentials() -> N
     assert list(calls.values()) == [1]
 
 
-async def _move_everything(apis: FaultyApis, *, batch: bool, sleeps: Sleeps) -> LoadResult:
+def lane_clients(apis: FaultyApis, lane: str) -> tuple[httpx.AsyncClient, httpx.AsyncClient]:
+    """Source and target clients: httpx's own transport with the token as a header, or
+    AiohttpTransport (the fast lane) with the token as the client's auth."""
+    timeout = httpx.Timeout(2, read=0.4)
+    if lane == "httpx":
+        headers = {"Authorization": f"Bearer {apis.token}"}
+        return (
+            httpx.AsyncClient(base_url=apis.source_url, timeout=timeout),
+            httpx.AsyncClient(base_url=apis.target_url, timeout=timeout, headers=headers),
+        )
+    auth = BearerAuth(BearerAuthConfig(type="bearer", token=SecretStr(apis.token)))
+    return (
+        httpx.AsyncClient(base_url=apis.source_url, timeout=timeout, transport=AiohttpTransport()),
+        httpx.AsyncClient(
+            base_url=apis.target_url, timeout=timeout, auth=auth, transport=AiohttpTransport()
+        ),
+    )
+
+
+async def _move_everything(
+    apis: FaultyApis, *, batch: bool, sleeps: Sleeps, lane: str
+) -> LoadResult:
     retry = RetryConfig(max_attempts=6, backoff_factor=0.01, max_retry_after=5)
     policy = RetryPolicy(retry, sleep=sleeps, deadline=60)
-    timeout = httpx.Timeout(2, read=0.4)
     source = EndpointConfig.model_validate(
         {
             "path": "/items",
@@ -161,12 +186,9 @@ async def _move_everything(apis: FaultyApis, *, batch: bool, sleeps: Sleeps) -> 
             },
         }
     )
-    headers = {"Authorization": f"Bearer {apis.token}"}
     result = LoadResult()
-    async with (
-        httpx.AsyncClient(base_url=apis.source_url, timeout=timeout) as source_client,
-        httpx.AsyncClient(base_url=apis.target_url, timeout=timeout, headers=headers) as tc,
-    ):
+    source_client, tc = lane_clients(apis, lane)
+    async with source_client, tc:
         reader = PageReader(source_client, "items", source, policy)
         loader = Loader(
             tc, "items", target(batch=batch, batch_size=4), policy, scope="f", concurrency=4
@@ -178,9 +200,10 @@ async def _move_everything(apis: FaultyApis, *, batch: bool, sleeps: Sleeps) -> 
     return result
 
 
+@pytest.mark.parametrize("lane", ["httpx", "fast"])
 @pytest.mark.parametrize("batch", [False, True], ids=["single", "batch"])
 def test_every_record_arrives_once_through_injected_faults(
-    faulty_apis: Callable[..., FaultyApis], batch: bool
+    faulty_apis: Callable[..., FaultyApis], batch: bool, lane: str
 ) -> None:
     records = items(60)
     apis = faulty_apis(
@@ -189,7 +212,7 @@ def test_every_record_arrives_once_through_injected_faults(
         target_plan=FaultPlan(seed=12, rate=0.4),
     )
     sleeps = Sleeps()
-    result = asyncio.run(_move_everything(apis, batch=batch, sleeps=sleeps))
+    result = asyncio.run(_move_everything(apis, batch=batch, sleeps=sleeps, lane=lane))
 
     assert result.failed == []
     assert result.loaded == 60
@@ -199,3 +222,41 @@ def test_every_record_arrives_once_through_injected_faults(
     injected = apis.source_plan.injected + apis.target.plan.injected
     assert set(injected) == {"429", "503", "drop", "slow"}
     assert 2.0 in sleeps.waits  # the 429's Retry-After: 2 was honoured
+
+
+def test_a_refused_record_on_the_fast_lane_is_reported_with_the_token_masked(
+    faulty_apis: Callable[..., FaultyApis],
+) -> None:
+    apis = faulty_apis(items(3, reject={2}))
+
+    async def go() -> tuple[LoadResult, list[httpx.Request]]:
+        _, client = lane_clients(apis, "fast")
+        async with client:
+            through_client: list[httpx.Request] = []
+            send = client.send
+
+            async def watched(request: httpx.Request, **kwargs: Any) -> httpx.Response:
+                through_client.append(request)
+                return await send(request, **kwargs)
+
+            client.send = watched  # type: ignore[method-assign]
+            loader = Loader(
+                client,
+                "items",
+                target(),
+                RetryPolicy(RetryConfig(max_attempts=3), sleep=Sleeps()),
+                scope="f",
+                concurrency=2,
+                redactor=Redactor({apis.token}),
+            )
+            return await loader.load(apis.records), through_client
+
+    result, through_client = asyncio.run(go())
+    assert through_client == []  # every request took the fast lane
+    assert result.loaded == 2
+    [failure] = result.failed
+    assert failure.record["name"] == "REJECT 2" and failure.status == 422
+    assert failure.reason.startswith("422 Unprocessable")
+    assert apis.token not in failure.reason
+    keys = {key for key, _ in apis.target.stored.items()}
+    assert failure.idempotency_key not in keys and len(keys) == 2
