@@ -25,14 +25,14 @@ from apilink.errors import ApilinkError, ConfigError, ValidationFailed
 from apilink.quarantine import QuarantineWriter
 from apilink.redaction import install_redaction, open_log_file, secret_values
 from apilink.session import MappingRun, SyncSession
-from apilink.state import MappingStart, SyncCheckpoint
+from apilink.state import MappingStart, StateStore, SyncCheckpoint
 from apilink.summary import SyncSummary
 from apilink.validation.ratio import InvalidRatioGuard
 from flows.config_source import load_sync_config
 from flows.progress import RunProgress, artifact_key
 from tasks.audit import audit_hooks
 from tasks.auth import acquire_token
-from tasks.checkpoint import choose_state_store
+from tasks.checkpoint import choose_state_store, close_state_store
 from tasks.credentials import resolve_credentials
 from tasks.pipeline import Chunk, as_is, extract_chunk, process_chunk
 from tasks.rate_limit import rate_limited_transports
@@ -143,6 +143,7 @@ async def api_sync(
         run_secrets.update(token.secrets())
         redaction.add_secrets(token.secrets())
 
+    state: StateStore | None = None
     try:
         audit = open_audit_log(sync_config) if sync_config.logging.security_audit else None
         rbac_guard(sync_config.security, api_key, audit=audit)
@@ -200,6 +201,8 @@ async def api_sync(
             await _publish(summary, resolved.name, dry_run, run.quarantine.preview())
             logger.info("sync %s: %s", resolved.name, summary.balance())
     finally:
+        if state is not None:
+            close_state_store(state)
         redaction.remove()
         if log_file is not None:
             _detach_log_file(log_file)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from prefect.client.orchestration import get_client
 
 from apilink.summary import SyncSummary
@@ -24,6 +25,7 @@ async def _read(key: str) -> Any:
         return {a.key: a for a in await client.read_latest_artifacts()}[key]
 
 
+@pytest.mark.usefixtures("prefect_harness")
 def test_updates_within_the_interval_wait_and_the_end_is_always_written() -> None:
     async def scenario() -> list[tuple[float, str]]:
         clock = FakeClock()
