@@ -26,7 +26,7 @@ from typing import Any, Literal
 from filelock import FileLock
 
 from apilink.config.models import MappingConfig, SyncConfig
-from apilink.load import DeliveryFailure, Loader, batch_key
+from apilink.load import DeliveryFailure, Loader
 from apilink.sealing import FieldSealer
 from apilink.state.store import StateError, default_state_dir, state_slug, write_atomically
 
@@ -303,7 +303,7 @@ def letters_for_records(
     if stage == "load" and loader is not None:
         keys = []
         for group in loader.groups(records):
-            key = batch_key([loader.key_of(r) for r in group])
+            key = loader.request_key(group)
             keys += [key] * len(group)
     at = (now or datetime.now(UTC)).isoformat()
     return [

@@ -5,8 +5,9 @@ Every request carries an ``Idempotency-Key`` derived from its records, so sendin
 retry, a rerun after a crash, a dead-letter replay) is harmless at a target that honours the
 header. The key is a hash of the sync, the endpoint and the record's content, or of the record's
 natural key (``idempotency_key: id`` on the endpoint) when the target identifies records by it.
-A batch's key is derived from its records' keys, so the same records in the same order always
-form the same key.
+A batch's key is a hash of the sync, the endpoint and the batch's content (one encoding of the
+whole batch, not one per record), or of its records' natural keys, so the same records in the
+same order always form the same key.
 
 A single-record endpoint's path may name record fields (``/profiles/{external_id}``), which is
 how PUT and PATCH usually address a record.
@@ -137,6 +138,12 @@ class Loader:
         """The idempotency key of one record."""
         return idempotency_key(self.scope, record, self.endpoint.idempotency_key)
 
+    def request_key(self, records: list[dict[str, Any]]) -> str:
+        """The idempotency key of the request carrying ``records`` (one record: its key)."""
+        if len(records) == 1 or self.endpoint.idempotency_key is not None:
+            return batch_key([self.key_of(r) for r in records])
+        return _digest(_canonical([self.scope, records]).encode())
+
     def groups(self, records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         """The requests ``records`` are sent in: one per record, or batches in order."""
         return list(self._requests(records))
@@ -193,7 +200,7 @@ class Loader:
         """
         if not records:
             return 0, []
-        key = key or batch_key([self.key_of(r) for r in records])
+        key = key or self.request_key(records)
         body: Any = records if self.endpoint.batch else records[0]
         try:
             path = self._path(records[0])

@@ -42,17 +42,24 @@ def mask_record(
     """A copy of ``record`` with secret-named keys and secret-looking strings masked."""
     words = secret_words(filter_fields)
     secrets = tuple(s for s in secret_values if len(s) >= _MIN_SECRET_LEN)
-    return _mask(record, words, secrets)
+    return _mask(record, words, secrets, {})
 
 
-def _mask(value: Any, words: tuple[str, ...], secrets: tuple[str, ...]) -> Any:
+def _mask(
+    value: Any, words: tuple[str, ...], secrets: tuple[str, ...], names: dict[str, bool]
+) -> Any:
+    """``names`` remembers which keys are secret: records of a run repeat the same keys."""
     if isinstance(value, dict):
-        return {
-            key: MASK if is_secret_name(str(key), words) else _mask(item, words, secrets)
-            for key, item in value.items()
-        }
+        masked = {}
+        for key, item in value.items():
+            name = str(key)
+            secret = names.get(name)
+            if secret is None:
+                secret = names[name] = is_secret_name(name, words)
+            masked[key] = MASK if secret else _mask(item, words, secrets, names)
+        return masked
     if isinstance(value, list | tuple):
-        return [_mask(item, words, secrets) for item in value]
+        return [_mask(item, words, secrets, names) for item in value]
     if isinstance(value, str) and (
         _CREDENTIAL_SHAPED.search(value) or any(secret in value for secret in secrets)
     ):
@@ -86,6 +93,7 @@ class QuarantineWriter:
         self.path = Path(path)
         self._words = secret_words(filter_fields)
         self._secrets = tuple(s for s in secret_values if len(s) >= _MIN_SECRET_LEN)
+        self._secret_names: dict[str, bool] = {}
         self._preview_rows = preview_rows
         self._preview: list[dict[str, Any]] = []
         self._file: IO[str] | None = None
@@ -126,7 +134,7 @@ class QuarantineWriter:
                     "endpoint": endpoint,
                     "chunk": chunk,
                     "reasons": list(item.reasons),
-                    "record": _mask(item.record, self._words, self._secrets),
+                    "record": _mask(item.record, self._words, self._secrets, self._secret_names),
                 }
                 lines.append(json.dumps(entry, default=str, ensure_ascii=False) + "\n")
                 if len(self._preview) < self._preview_rows:

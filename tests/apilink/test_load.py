@@ -67,6 +67,25 @@ def test_keys_are_stable_and_scoped() -> None:
     assert batch_key(["a", "b"]) != batch_key(["b", "a"])
 
 
+def test_a_request_key_follows_its_records_content_order_and_endpoint() -> None:
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        raise AssertionError("no request is sent")
+
+    batch, _ = mock_loader(unreachable, target(batch=True))
+    records = [{"id": 1, "n": "a"}, {"id": 2, "n": "b"}]
+    key = batch.request_key(records)
+    assert key == batch.request_key([dict(reversed(r.items())) for r in records])
+    assert key != batch.request_key(list(reversed(records)))
+    assert key != batch.request_key([records[0], {"id": 2, "n": "c"}])
+    # One record: its own key, as a single-record request carries.
+    assert batch.request_key(records[:1]) == batch.key_of(records[0])
+    # With a natural key, only the ids count.
+    by_id, _ = mock_loader(unreachable, target(batch=True, idempotency_key="id"))
+    changed = [{"id": 1, "n": "x"}, {"id": 2, "n": "y"}]
+    assert by_id.request_key(records) == by_id.request_key(changed)
+    assert by_id.request_key(records) != key
+
+
 @pytest.mark.parametrize("method", ["PUT", "PATCH"])
 def test_put_and_patch_address_the_record_by_its_fields(method: str) -> None:
     seen: list[httpx.Request] = []

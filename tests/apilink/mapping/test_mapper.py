@@ -112,3 +112,32 @@ def test_a_failing_transformer_names_field_and_transformer_never_the_value() -> 
 def test_bad_fields_are_refused_when_the_config_loads(field: dict[str, Any], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         FieldMapping.model_validate(field)
+
+
+def test_short_paths_read_in_place_mean_what_the_general_path_means() -> None:
+    fields = (
+        {"source": "a", "target": "x"},
+        {"source": "p.q", "target": "y.z", "default": "d"},
+        {"source": "p.q", "target": "w", "transform": ["to_string"]},
+        {"source": "items[0]", "target": "first"},
+        {"target": "kind", "value": "user"},
+    )
+    check = mapper(*fields)
+    assert check.map({"a": 1, "p": {"q": 2}, "items": [9]}) == {
+        "x": 1,
+        "y": {"z": 2},
+        "w": "2",
+        "first": 9,
+        "kind": "user",
+    }
+    # An absent middle, a middle that is not an object, a null: default, None, or left out.
+    assert check.map({"p": "flat"}) == {"y": {"z": "d"}, "w": None, "kind": "user"}
+    assert check.map({"a": None, "p": {"q": None}}) == {
+        "x": None,
+        "y": {"z": "d"},
+        "w": None,
+        "kind": "user",
+    }
+    # A record that is not an object: only what needs no source.
+    for odd in (["a"], "text", 7, None):
+        assert check.map(odd) == {"y": {"z": "d"}, "w": None, "kind": "user"}  # type: ignore[arg-type]
