@@ -47,6 +47,7 @@ __all__ = [
     "ResponseTooLarge",
     "RetryPolicy",
     "build_client",
+    "json_body",
     "raise_for_status",
     "resolve_url",
     "send_with_retry",
@@ -58,9 +59,21 @@ Clock = Callable[[], float]
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _RETRYABLE_4XX = frozenset({408, 409, 429})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-_FAST_ARGUMENTS = frozenset({"json", "params", "headers"})
+_FAST_ARGUMENTS = frozenset({"json", "content", "params", "headers"})
 # httpx's encoding of ``json=`` (compact, UTF-8, no NaN), with one encoder for every request.
 _encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
+def json_body(value: Any) -> bytes:
+    """``value`` as httpx encodes a ``json=`` body (compact UTF-8; NaN refused).
+
+    Raises:
+        ValueError: a NaN or infinite number.
+        TypeError: a value JSON has no form for.
+    """
+    return _encode_json(value).encode()
+
+
 # The fast lane logs the line httpx logs for each request, so a log that showed them still does.
 _httpx_log = logging.getLogger("httpx")
 
@@ -318,8 +331,10 @@ def _fast_request(
     if kwargs.get("headers"):
         headers.update(kwargs["headers"])
     body = b""
-    if kwargs.get("json") is not None:
-        body = _encode_json(kwargs["json"]).encode()
+    if kwargs.get("content") is not None:
+        body = bytes(kwargs["content"])
+    elif kwargs.get("json") is not None:
+        body = json_body(kwargs["json"])
         if "content-type" not in headers:
             headers["Content-Type"] = "application/json"
     if (body or method.upper() in _BODY_METHODS) and "content-length" not in headers:

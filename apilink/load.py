@@ -5,8 +5,8 @@ Every request carries an ``Idempotency-Key`` derived from its records, so sendin
 retry, a rerun after a crash, a dead-letter replay) is harmless at a target that honours the
 header. The key is a hash of the sync, the endpoint and the record's content, or of the record's
 natural key (``idempotency_key: id`` on the endpoint) when the target identifies records by it.
-A batch's key is a hash of the sync, the endpoint and the batch's content (one encoding of the
-whole batch, not one per record), or of its records' natural keys, so the same records in the
+A batch's key is a hash of the sync, the endpoint and the batch's body as sent (encoded once,
+for the key and the request alike), or of its records' natural keys, so the same records in the
 same order always form the same key.
 
 A single-record endpoint's path may name record fields (``/profiles/{external_id}``), which is
@@ -28,7 +28,7 @@ import httpx
 
 from apilink.config.models import EndpointConfig
 from apilink.errors import ApilinkError, ConfigError
-from apilink.http import RetryPolicy, resolve_url, send_with_retry
+from apilink.http import RetryPolicy, json_body, resolve_url, send_with_retry
 from apilink.mapping.paths import MISSING, get_path
 from apilink.redaction import Redactor
 
@@ -123,6 +123,7 @@ class Loader:
         self.endpoint = endpoint
         self.policy = policy
         self.scope = f"{scope}:{name}"
+        self._scope_bytes = self.scope.encode() + b"\n"
         self.redactor = redactor or Redactor()
         self.concurrency = concurrency
         self._semaphore = asyncio.Semaphore(concurrency)
@@ -138,11 +139,20 @@ class Loader:
         """The idempotency key of one record."""
         return idempotency_key(self.scope, record, self.endpoint.idempotency_key)
 
-    def request_key(self, records: list[dict[str, Any]]) -> str:
-        """The idempotency key of the request carrying ``records`` (one record: its key)."""
-        if len(records) == 1 or self.endpoint.idempotency_key is not None:
-            return batch_key([self.key_of(r) for r in records])
-        return _digest(_canonical([self.scope, records]).encode())
+    def request_key(self, records: list[dict[str, Any]], body: bytes | None = None) -> str:
+        """The idempotency key of the request carrying ``records`` (one record: its key).
+
+        ``body`` is the batch's body when already encoded (:func:`apilink.http.json_body`).
+        """
+        if self.endpoint.batch and self.endpoint.idempotency_key is None:
+            if body is None:
+                try:
+                    body = json_body(records)
+                except (TypeError, ValueError):
+                    body = None  # it cannot be sent either: the records' own keys will do
+            if body is not None:
+                return _digest(self._scope_bytes + body)
+        return batch_key([self.key_of(r) for r in records])
 
     def groups(self, records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         """The requests ``records`` are sent in: one per record, or batches in order."""
@@ -200,13 +210,26 @@ class Loader:
         """
         if not records:
             return 0, []
-        key = key or self.request_key(records)
-        body: Any = records if self.endpoint.batch else records[0]
+        body: dict[str, Any]
+        if self.endpoint.batch:
+            # Encoded once, for the key and the request alike.
+            try:
+                content = json_body(records)
+            except (TypeError, ValueError) as exc:
+                key = key or self.request_key(records)
+                return 0, self._failed(records, None, f"cannot encode as JSON: {exc}", key)
+            key = key or self.request_key(records, content)
+            body = {"content": content}
+        else:
+            key = key or self.request_key(records)
+            body = {"json": records[0]}
         try:
             path = self._path(records[0])
         except LookupError as exc:
             return 0, self._failed(records, None, str(exc), key)
         headers = {**self.endpoint.headers, "Idempotency-Key": key}
+        if self.endpoint.batch and not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = "application/json"
         async with self._semaphore:
             try:
                 response = await send_with_retry(
@@ -215,9 +238,9 @@ class Loader:
                     path,
                     policy=self.policy,
                     idempotent=True,
-                    json=body,
                     headers=headers,
                     params=self.endpoint.params or None,
+                    **body,
                 )
             except (ApilinkError, httpx.HTTPError) as exc:
                 # The request may or may not have reached the target; the key makes a replay

@@ -34,7 +34,7 @@ from tasks.audit import audit_hooks
 from tasks.auth import acquire_token
 from tasks.checkpoint import choose_state_store, close_state_store
 from tasks.credentials import resolve_credentials
-from tasks.pipeline import Chunk, as_is, extract_chunk, process_chunk
+from tasks.pipeline import as_is, extract_chunk, process_chunk
 from tasks.rate_limit import rate_limited_transports
 from tasks.rbac_guard import rbac_guard
 
@@ -160,11 +160,10 @@ async def api_sync(
         checkpoint: SyncCheckpoint | None = None
         if not dry_run:
             state = choose_state_store(resolved)
-            # Saved in line, once per acknowledged chunk: the target never holds more than one
-            # chunk past the checkpoint. Not a Prefect task: its three state writes per chunk
-            # cost a fifth of a batch sync's time on the bench; the progress artifact already
-            # shows each acknowledged chunk. (Saving in the background, while the next chunk's
-            # tasks write their states, measured slower still: the server's writes contend.)
+            # Saved in line, once per acknowledged chunk: the target never holds more than the
+            # two chunks in flight past the checkpoint. Not a Prefect task: its state writes
+            # per chunk cost a fifth of a batch sync's time on the bench; the progress artifact
+            # already shows each acknowledged chunk.
             checkpoint = SyncCheckpoint(
                 state,
                 resolved,
@@ -265,16 +264,24 @@ async def _sync_mapping(session: SyncSession, rule: MappingConfig, number: int, 
     work = session.mapping_run(rule, start.params, start.position)
     ratio = InvalidRatioGuard(rule.validation.max_invalid_ratio, scope=f"records of {rule.source}")
     index = start.resumed_chunks
-    # The next chunk is read while this one is validated, mapped and loaded: the source and
-    # the target work at the same time. Where the next chunk starts is taken when this one
-    # has been read, before the read-ahead moves the reader on.
-    reading = _read_ahead(work, config.chunk_size, index)
+    # Three chunks move at once: the next one is read from the source while this one is
+    # validated and mapped and the previous one is still being loaded. Chunks are counted and
+    # acknowledged in order, each after the target acknowledged it; when one stops the mapping,
+    # the ones behind it are abandoned, neither counted nor acknowledged (a rerun reads them
+    # again, and their idempotency keys make anything that already arrived harmless). Where a
+    # chunk starts is taken when it has been read, before the read-ahead moves the reader on.
+    reading = _read_ahead(work, config.chunk_size)
+    loading: _InFlight | None = None
     try:
         while True:
             try:
-                records = (await reading).records
+                records = await reading
             except Exception as exc:
-                # Nothing of the unfinished chunk was counted; a rerun reads it again.
+                # Nothing of the unfinished chunk was counted; a rerun reads it again. The
+                # chunk still loading is counted first.
+                if loading is not None:
+                    settled, loading = loading, None
+                    await _settle(settled, rule, number, run)
                 summary.errors.append(_error(session, f"extract {rule.source}", exc))
                 return
             if not records:
@@ -282,62 +289,102 @@ async def _sync_mapping(session: SyncSession, rule: MappingConfig, number: int, 
             # A copy: the read-ahead goes on changing the reader's own state.
             position, last = copy.deepcopy(work.reader.position()), work.reader.exhausted
             within = work.reader.paginator.progress()
-            reading = _read_ahead(work, config.chunk_size, index + 1, done=last)
+            reading = _read_ahead(work, config.chunk_size, done=last)
 
             def check_ratio(checked: int, invalid: int, last: bool = last) -> None:
                 ratio.add(checked, invalid)
                 ratio.enforce(final=last)
 
-            try:
-                chunk, error = await process_chunk(
-                    as_is(work),
-                    as_is(records),
-                    index,
-                    as_is(run.dead_letters),
-                    label=f"{rule.source} -> {rule.target}",
-                    quarantine=as_is(run.quarantine),
-                    check_ratio=as_is(check_ratio),
-                    dry_run=run.dry_run,
-                )
-            except ValidationFailed as exc:
-                # Neither loaded nor counted nor acknowledged: a rerun reads the chunk again.
-                summary.errors.append(f"{exc}; chunk #{index} ({len(records)} records) not loaded")
-                return
-            summary.add(chunk)
-            if checkpoint is not None:
-                checkpoint.acknowledge(rule, records, position)
-            await run.progress.update(
-                number, within, summary, what=f"{rule.source} -> {rule.target} chunk #{index}: "
+            processing = _InFlight(
+                asyncio.ensure_future(
+                    process_chunk(
+                        as_is(work),
+                        as_is(records),
+                        index,
+                        as_is(run.dead_letters),
+                        label=f"{rule.source} -> {rule.target}",
+                        quarantine=as_is(run.quarantine),
+                        check_ratio=as_is(check_ratio),
+                        dry_run=run.dry_run,
+                    )
+                ),
+                records,
+                position,
+                within,
+                index,
             )
-            if error is not None:
-                summary.errors.append(error)
+            previous, loading = loading, processing
+            if previous is not None and not await _settle(previous, rule, number, run):
                 return
             index += 1
+        if loading is not None:
+            settled, loading = loading, None
+            if not await _settle(settled, rule, number, run):
+                return
     finally:
         await _abandon(reading)
+        if loading is not None:
+            await _abandon(loading.outcome)
     if checkpoint is not None:
         checkpoint.finish(rule)
     await run.progress.update(number, 1.0, summary, what=f"{rule.source} -> {rule.target} done: ")
 
 
+@dataclass
+class _InFlight:
+    """A chunk handed to ``process_chunk``, and what acknowledging it needs."""
+
+    outcome: asyncio.Future[tuple[SyncSummary, str | None]]
+    records: list[dict[str, Any]]
+    position: dict[str, Any] | None
+    within: float | None
+    index: int
+
+
+async def _settle(chunk: _InFlight, rule: MappingConfig, number: int, run: _Run) -> bool:
+    """Wait for ``chunk``; count and acknowledge it. Whether the mapping goes on."""
+    summary = run.summary
+    try:
+        counts, error = await chunk.outcome
+    except ValidationFailed as exc:
+        # Neither loaded nor counted nor acknowledged: a rerun reads the chunk again.
+        summary.errors.append(
+            f"{exc}; chunk #{chunk.index} ({len(chunk.records)} records) not loaded"
+        )
+        return False
+    summary.add(counts)
+    if run.checkpoint is not None:
+        run.checkpoint.acknowledge(rule, chunk.records, chunk.position)
+    await run.progress.update(
+        number,
+        chunk.within,
+        summary,
+        what=f"{rule.source} -> {rule.target} chunk #{chunk.index}: ",
+    )
+    if error is not None:
+        summary.errors.append(error)
+        return False
+    return True
+
+
 def _read_ahead(
-    work: MappingRun, size: int, index: int, *, done: bool = False
-) -> asyncio.Future[Chunk]:
-    """Start reading chunk ``index`` now (an empty chunk when the reader is ``done``)."""
+    work: MappingRun, size: int, *, done: bool = False
+) -> asyncio.Future[list[dict[str, Any]]]:
+    """Start reading the next chunk now (an empty chunk when the reader is ``done``)."""
     if done:
-        finished: asyncio.Future[Chunk] = asyncio.get_running_loop().create_future()
-        finished.set_result(Chunk([]))
+        finished: asyncio.Future[list[dict[str, Any]]] = asyncio.get_running_loop().create_future()
+        finished.set_result([])
         return finished
-    return asyncio.ensure_future(extract_chunk(work.reader, size, index))
+    return asyncio.ensure_future(extract_chunk(work.reader, size))
 
 
-async def _abandon(reading: asyncio.Future[Chunk]) -> None:
-    """Stop a read-ahead the run no longer needs (its chunk is neither counted nor
-    acknowledged, so a rerun reads it again)."""
-    if not reading.done():
-        reading.cancel()
+async def _abandon(pending: asyncio.Future[Any]) -> None:
+    """Stop a read-ahead or a chunk's processing the run no longer needs (its chunk is
+    neither counted nor acknowledged, so a rerun reads it again)."""
+    if not pending.done():
+        pending.cancel()
     with contextlib.suppress(BaseException):
-        await reading
+        await pending
 
 
 def _error(session: SyncSession, what: str, exc: BaseException) -> str:

@@ -33,11 +33,12 @@ __all__ = ["STORE_ENV", "PrefectVariableStateStore", "choose_state_store", "clos
 
 STORE_ENV = "APILINK_STATE_STORE"
 _PREFIX = "apilink-state-"
-# Waits between attempts at a save the server answered "busy" (about 2 s in all). A local
+# Waits between attempts at a save the server answered "busy" (about 16 s in all). A local
 # Prefect server on SQLite answers 503 when the write meets the server's own writes of task-run
 # events, which happens right after every chunk; trying again a few milliseconds later works,
-# where the Prefect client's own backoff waits seconds.
-_BUSY_WAITS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+# where the Prefect client's own backoff waits seconds. Several runs writing at once (workers
+# of a partitioned sync) may need the longer waits.
+_BUSY_WAITS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
 _BUSY_STATUSES = frozenset({429, 502, 503})
 
 

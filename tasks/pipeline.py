@@ -1,16 +1,15 @@
 """The chunk stages of a sync: extract, then validate, map and load.
 
-Two tasks per chunk of thousands of records, never one per record: :func:`extract_chunk` reads
-it, :func:`process_chunk` validates, maps and loads it, and accounts for every record whatever
-raises: each ends up loaded, quarantined or in the dead-letter queue. Each Prefect task run
-costs tens of milliseconds of state writes, so the stages inside ``process_chunk`` are plain
-functions that log under the task's name. Tasks hold live clients and credentials, so nothing is
-cached or persisted.
+One Prefect task per chunk of thousands of records, never one per record: :func:`extract_chunk`
+reads a chunk (in the flow, while the previous chunk is processed), and the task
+:func:`process_chunk` validates, maps and loads it, and accounts for every record whatever
+raises: each ends up loaded, quarantined or in the dead-letter queue. A Prefect task run costs
+about 20 ms of bookkeeping, so the stages are plain functions that log under the run's name.
+Tasks hold live clients and credentials, so nothing is cached or persisted.
 
-Records travel between tasks inside objects Prefect does not look into (:class:`Chunk`, and
-``quote``): Prefect remembers, for the rest of the flow run, the task that produced each item
-one level inside a result or walked in a parameter, which for lists of records would be an entry
-per record (a million records, a million entries) and a walk over every record per task.
+The task's parameters go through :func:`as_is` (Prefect's ``quote``): Prefect otherwise walks
+every parameter, every record of a chunk and every field of a config, looking for futures, and
+remembers an entry per item for the rest of the flow run.
 """
 
 from __future__ import annotations
@@ -38,7 +37,6 @@ from apilink.summary import SyncSummary
 from apilink.validation import ChunkValidation, Quarantined, Validator
 
 __all__ = [
-    "Chunk",
     "as_is",
     "extract_chunk",
     "load_records",
@@ -52,25 +50,11 @@ T = TypeVar("T")
 _TASK_OPTIONS: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
 
 
-class Chunk:
-    """The records of one extracted chunk, handed from task to flow as one object (a plain
-    class, not a list or a dataclass, so Prefect does not track each record)."""
-
-    __slots__ = ("records",)
-
-    def __init__(self, records: list[dict[str, Any]]) -> None:
-        self.records = records
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-
-@task(name="extract", task_run_name="extract {reader.name} #{index}", **_TASK_OPTIONS)
-async def extract_chunk(reader: PageReader, size: int, index: int) -> Chunk:
+async def extract_chunk(reader: PageReader, size: int) -> list[dict[str, Any]]:
     """Read whole pages from the source until the chunk holds ``size`` records."""
     records = await reader.next_chunk(size)
     get_run_logger().info("extracted %d records from %s", len(records), reader.name)
-    return Chunk(records)
+    return records
 
 
 def validate_fields(validator: Validator, records: list[dict[str, Any]]) -> ChunkValidation:

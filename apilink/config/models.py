@@ -289,7 +289,15 @@ class SyncConfig(_Model):
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     credentials: CredentialStoreConfig | None = None
     incremental: IncrementalConfig | None = None
-    chunk_size: int = Field(5_000, ge=1, le=1_000_000)
+    chunk_size: int = Field(
+        20_000,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "Records per chunk: the unit of a Prefect task run, a checkpoint and a crash's "
+            "re-send. Each chunk costs a task run and a checkpoint write whatever its size."
+        ),
+    )
     partitions: PartitionsConfig | None = Field(
         None, description="Split the sync into child flow runs (see apilink.partitions)."
     )

@@ -67,18 +67,24 @@ def test_keys_are_stable_and_scoped() -> None:
     assert batch_key(["a", "b"]) != batch_key(["b", "a"])
 
 
-def test_a_request_key_follows_its_records_content_order_and_endpoint() -> None:
+def test_a_request_key_follows_its_body_order_and_endpoint() -> None:
     def unreachable(request: httpx.Request) -> httpx.Response:
         raise AssertionError("no request is sent")
 
     batch, _ = mock_loader(unreachable, target(batch=True))
     records = [{"id": 1, "n": "a"}, {"id": 2, "n": "b"}]
     key = batch.request_key(records)
-    assert key == batch.request_key([dict(reversed(r.items())) for r in records])
+    assert key == batch.request_key([dict(r) for r in records])
+    # The body as sent: the same mapping always writes fields in the same order.
+    assert key != batch.request_key([dict(reversed(r.items())) for r in records])
     assert key != batch.request_key(list(reversed(records)))
     assert key != batch.request_key([records[0], {"id": 2, "n": "c"}])
-    # One record: its own key, as a single-record request carries.
-    assert batch.request_key(records[:1]) == batch.key_of(records[0])
+    # The key is the body's as sent, so a batch of one differs from the record's own key.
+    assert batch.request_key(records[:1]) != batch.key_of(records[0])
+    single, _ = mock_loader(unreachable, target())
+    assert single.request_key(records[:1]) == single.key_of(records[0])
+    # Records that cannot be sent as JSON still have a key (the dead letter needs one).
+    assert batch.request_key([{"n": float("nan")}, {"n": 1}])
     # With a natural key, only the ids count.
     by_id, _ = mock_loader(unreachable, target(batch=True, idempotency_key="id"))
     changed = [{"id": 1, "n": "x"}, {"id": 2, "n": "y"}]

@@ -129,7 +129,9 @@ def test_partitioned_sync_runs_children_on_both_workers(
         logs = [server.start_worker(f"e2e-{n}", "apilink", limit=2) for n in ("a", "b")]
         parent, children, rows = asyncio.run(_run_parent(server.api_url))
 
-    assert parent.state is not None and parent.state.is_completed(), parent.state
+    assert parent.state is not None and parent.state.is_completed(), [
+        (c.name, c.state and c.state.message) for c in children
+    ]
     assert len(children) == PARTITIONS
     assert all(c.state is not None and c.state.is_completed() for c in children)
     child_names = {c.name for c in children}
