@@ -22,6 +22,7 @@ from apilink.config import SyncConfig
 from apilink.config.models import MappingConfig
 from apilink.dead_letter import DeadLetterQueue
 from apilink.errors import ApilinkError, ConfigError, ValidationFailed
+from apilink.gc_tuning import fewer_collections
 from apilink.quarantine import QuarantineWriter
 from apilink.redaction import install_redaction, open_log_file, secret_values
 from apilink.session import MappingRun, SyncSession
@@ -181,15 +182,17 @@ async def api_sync(
         )
         await run.progress.start()
         try:
-            async with SyncSession(
-                resolved,
-                source_auth=source_auth,
-                target_auth=target_auth,
-                transports=await rate_limited_transports(resolved),
-                redactor=redaction.filter.redactor,
-            ) as session:
-                for number, rule in enumerate(rules):
-                    await _sync_mapping(session, rule, number, run)
+            # The run holds chunks of records: see apilink.gc_tuning.
+            with fewer_collections():
+                async with SyncSession(
+                    resolved,
+                    source_auth=source_auth,
+                    target_auth=target_auth,
+                    transports=await rate_limited_transports(resolved),
+                    redactor=redaction.filter.redactor,
+                ) as session:
+                    for number, rule in enumerate(rules):
+                        await _sync_mapping(session, rule, number, run)
         finally:
             run.quarantine.close()
             summary = run.summary
@@ -397,24 +400,30 @@ async def _publish(
     """The counts table, the markdown summary with the quarantine reasons, and the first
     quarantined rows (reasons only, never a value)."""
     key = artifact_key(name)
-    await acreate_table_artifact(
-        key=f"{key}-counts",
-        table=[{"stage": stage, "records": value} for stage, value in summary.counts().items()],
-        description=f"apilink sync `{name}`: {summary.balance()}"
-        + (" (dry run)" if dry_run else ""),
-    )
-    await acreate_markdown_artifact(
-        key=f"{key}-quarantine",
-        markdown=summary_markdown(summary, name, dry_run=dry_run),
-        description="What the run did and why records were set aside (values never shown)",
-    )
+    # At once: each is a request to the Prefect API, and they are the last thing a run waits on.
+    writes = [
+        acreate_table_artifact(
+            key=f"{key}-counts",
+            table=[{"stage": stage, "records": value} for stage, value in summary.counts().items()],
+            description=f"apilink sync `{name}`: {summary.balance()}"
+            + (" (dry run)" if dry_run else ""),
+        ),
+        acreate_markdown_artifact(
+            key=f"{key}-quarantine",
+            markdown=summary_markdown(summary, name, dry_run=dry_run),
+            description="What the run did and why records were set aside (values never shown)",
+        ),
+    ]
     if quarantined:
-        await acreate_table_artifact(
-            key=f"{key}-quarantined-rows",
-            table=quarantined,
-            description=f"The first quarantined records of `{name}`: row, endpoint, chunk and "
-            f"reasons (the full file: {summary.quarantine_file})",
+        writes.append(
+            acreate_table_artifact(
+                key=f"{key}-quarantined-rows",
+                table=quarantined,
+                description=f"The first quarantined records of `{name}`: row, endpoint, chunk "
+                f"and reasons (the full file: {summary.quarantine_file})",
+            )
         )
+    await asyncio.gather(*writes)
 
 
 def summary_markdown(summary: SyncSummary, name: str, *, dry_run: bool = False) -> str:

@@ -8,6 +8,7 @@ state folder. ``APILINK_STATE_STORE=file`` or ``=prefect`` forces the choice.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Mapping
@@ -17,8 +18,8 @@ from urllib.parse import quote
 import httpx
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.actions import VariableUpdate
+from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL
-from prefect.variables import Variable
 
 from apilink.config.models import SyncConfig
 from apilink.state import (
@@ -64,9 +65,10 @@ class PrefectVariableStateStore:
         return (_PREFIX + state_slug(key))[:255]
 
     def load(self, key: str) -> dict[str, Any] | None:
-        value = Variable.get(self.name(key), None, _sync=True)  # type: ignore[call-overload]
-        if value is None:
+        variable = self._api().read_variable_by_name(self.name(key))
+        if variable is None or variable.value is None:
             return None
+        value = variable.value
         if not isinstance(value, dict):
             raise StateError(f"Prefect Variable {self.name(key)!r} does not hold sync state")
         return dict(value)
@@ -126,7 +128,8 @@ class PrefectVariableStateStore:
         return self._client
 
     def delete(self, key: str) -> None:
-        Variable.unset(self.name(key), _sync=True)  # type: ignore[call-arg]
+        with contextlib.suppress(ObjectNotFound):
+            self._api().delete_variable_by_name(self.name(key))
 
 
 def close_state_store(store: StateStore) -> None:

@@ -9,6 +9,8 @@ import secrets
 import tempfile
 from typing import Any
 
+from apilink.gc_tuning import freeze_startup_objects
+
 __all__ = ["run_demo", "run_sync_flow"]
 
 
@@ -42,6 +44,7 @@ def run_sync_flow(**parameters: Any) -> tuple[dict[str, Any] | None, BaseExcepti
     from flows.api_sync import SyncIncomplete, api_sync
 
     _console_without_tracebacks()
+    freeze_startup_objects()
 
     state: Any = asyncio.run(_run(api_sync, parameters))
     try:

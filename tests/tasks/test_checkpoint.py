@@ -29,6 +29,7 @@ def test_a_state_is_created_then_replaced_and_read_back() -> None:
         assert variable == {"mappings": {"a": {"chunks": 2}}}
         store.delete("orders")
         assert store.load("orders") is None
+        store.delete("orders")  # absent: no error
     finally:
         close_state_store(store)
 
