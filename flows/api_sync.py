@@ -13,6 +13,7 @@ from uuid import uuid4
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
+from prefect.context import SyncClientContext
 from prefect.runtime import flow_run
 from pydantic import SecretStr
 
@@ -147,17 +148,20 @@ async def api_sync(
     state: StateStore | None = None
     try:
         audit = open_audit_log(sync_config) if sync_config.logging.security_audit else None
-        rbac_guard(sync_config.security, api_key, audit=audit)
-        credentials = resolve_credentials(sync_config)
-        resolved = credentials.config
-        run_secrets.update(secret_values(resolved))
-        redaction.add_secrets(run_secrets)
-        rules = select_mappings(resolved, source_endpoint, target_endpoint)
-        store = credentials.store
-        source_auth = acquire_token(resolved.source, "source", store, on_token=learn)
-        target_auth = (
-            None if dry_run else acquire_token(resolved.target, "target", store, on_token=learn)
-        )
+        # The start-up tasks run synchronously; each would open (and TLS-configure) an API
+        # client of its own.
+        with SyncClientContext.get_or_create():
+            rbac_guard(sync_config.security, api_key, audit=audit)
+            credentials = resolve_credentials(sync_config)
+            resolved = credentials.config
+            run_secrets.update(secret_values(resolved))
+            redaction.add_secrets(run_secrets)
+            rules = select_mappings(resolved, source_endpoint, target_endpoint)
+            store = credentials.store
+            source_auth = acquire_token(resolved.source, "source", store, on_token=learn)
+            target_auth = (
+                None if dry_run else acquire_token(resolved.target, "target", store, on_token=learn)
+            )
         checkpoint: SyncCheckpoint | None = None
         if not dry_run:
             state = choose_state_store(resolved)
