@@ -36,6 +36,7 @@ from apilink.http import (
     raise_for_status,
     send_with_retry,
 )
+from tests.fixtures.lanes import watch_client_sends
 from tests.fixtures.oauth_server import FakeClock, OAuthServer
 from tests.servers.oauth.models import CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET
 
@@ -411,19 +412,6 @@ def lane_client(
     return build_client(
         connection, timeout=timeout or TimeoutConfig(), auth=auth, transport=transport
     )
-
-
-def watch_client_sends(client: httpx.AsyncClient) -> list[httpx.Request]:
-    """The requests that go through ``client.send`` (none on the fast lane)."""
-    sent: list[httpx.Request] = []
-    send = client.send
-
-    async def watched(request: httpx.Request, **kwargs: Any) -> httpx.Response:
-        sent.append(request)
-        return await send(request, **kwargs)
-
-    client.send = watched  # type: ignore[method-assign]
-    return sent
 
 
 def exchange(

@@ -23,6 +23,7 @@ from apilink.http import RetryPolicy
 from apilink.load import Loader, LoadResult, batch_key, idempotency_key
 from apilink.redaction import Redactor
 from tests.fixtures.faulty import FaultyApis
+from tests.fixtures.lanes import watch_client_sends
 from tests.servers.faulty import FaultPlan, items
 
 
@@ -257,14 +258,7 @@ def test_a_refused_record_on_the_fast_lane_is_reported_with_the_token_masked(
     async def go() -> tuple[LoadResult, list[httpx.Request]]:
         _, client = lane_clients(apis, "fast")
         async with client:
-            through_client: list[httpx.Request] = []
-            send = client.send
-
-            async def watched(request: httpx.Request, **kwargs: Any) -> httpx.Response:
-                through_client.append(request)
-                return await send(request, **kwargs)
-
-            client.send = watched  # type: ignore[method-assign]
+            through_client = watch_client_sends(client)
             loader = Loader(
                 client,
                 "items",
