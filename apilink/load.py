@@ -124,6 +124,10 @@ class Loader:
         self.policy = policy
         self.scope = f"{scope}:{name}"
         self._scope_bytes = self.scope.encode() + b"\n"
+        # A batch body is sent as bytes, so its Content-Type is said here (unless configured).
+        self._headers = dict(endpoint.headers)
+        if endpoint.batch and not any(k.lower() == "content-type" for k in self._headers):
+            self._headers["Content-Type"] = "application/json"
         self.redactor = redactor or Redactor()
         self.concurrency = concurrency
         self._semaphore = asyncio.Semaphore(concurrency)
@@ -227,9 +231,7 @@ class Loader:
             path = self._path(records[0])
         except LookupError as exc:
             return 0, self._failed(records, None, str(exc), key)
-        headers = {**self.endpoint.headers, "Idempotency-Key": key}
-        if self.endpoint.batch and not any(k.lower() == "content-type" for k in headers):
-            headers["Content-Type"] = "application/json"
+        headers = {**self._headers, "Idempotency-Key": key}
         async with self._semaphore:
             try:
                 response = await send_with_retry(

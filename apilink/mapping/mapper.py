@@ -57,7 +57,8 @@ class RecordMapper:
 
     The fields are then made into one Python function (see :func:`_compile`): mapping a record
     is a call per field origin and transformer and a dict write, with no loop over field specs
-    and no attribute lookups, which halves the cost on a sync of a million records.
+    and no attribute lookups (about 5.2 µs a record before, 3.0 to 3.8 µs after, for the bench's
+    five fields; hand-written code: 2.5 to 3.0 µs).
 
     With no fields, records pass through unchanged (a copy).
     """

@@ -8,7 +8,8 @@ Every check means what the Great Expectations expectation of the rule means on t
 - a cell the rule refuses (an object where a string belongs) fails;
 - ``email`` and ``regex`` search the text as pandas' ``str.contains`` does (``re.search``);
 - ``in_set`` is membership, ``range`` is inclusive bounds, ``type`` the JSON type name;
-- ``unique`` fails every copy of a repeated value within the chunk (``duplicated(keep=False)``).
+- ``unique`` is left to :class:`~apilink.validation.validator.Validator`, which also remembers
+  the values of earlier chunks.
 
 ``tests/apilink/validation`` runs both engines on the same chunks and expects the same outcome.
 """
@@ -16,7 +17,6 @@ Every check means what the Great Expectations expectation of the rule means on t
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -104,18 +104,10 @@ class PythonEngine:
         self._checks = [None if rule.kind == "unique" else value_check(rule) for rule in rules]
 
     def failing_rows(self, records: list[dict[str, Any]]) -> list[set[int]]:
-        """For each rule, the indexes of the records that fail it within this chunk."""
-        failing: list[set[int]] = []
-        for rule, read, check in zip(self.rules, self._readers, self._checks, strict=True):
-            if check is None:
-                failing.append(_repeated(rule, [read(record) for record in records]))
-            else:
-                failing.append({i for i, record in enumerate(records) if check(read(record))})
-        return failing
-
-
-def _repeated(rule: Rule, values: list[Any]) -> set[int]:
-    """Every row whose (non-null) value appears more than once."""
-    cells = [encode_cell(rule, value) for value in values]
-    counts = Counter(cell for cell in cells if not is_null_cell(cell))
-    return {i for i, cell in enumerate(cells) if not is_null_cell(cell) and counts[cell] > 1}
+        """For each rule, the indexes of the records that fail it (none for ``unique``)."""
+        return [
+            set()
+            if check is None
+            else {i for i, record in enumerate(records) if check(read(record))}
+            for read, check in zip(self._readers, self._checks, strict=True)
+        ]

@@ -13,12 +13,14 @@ rule kind through both on the same awkward values). The Python engine costs a fe
 nanoseconds a value; GX costs seconds to import, ~180 MB, and ~40 ms per chunk whatever its
 size, which on a sync of a million records is most of the run.
 
-``unique`` holds across the chunks of a run: the engine finds repeats within a chunk (every copy
-fails), and the validator remembers the values of earlier chunks (a later copy fails).
+``unique`` is the validator's own, for both engines, from one encoding of the column: every copy
+of a value repeated within a chunk fails (GX's ``ExpectColumnValuesToBeUnique``), and so does a
+value of an earlier chunk of the run.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -65,7 +67,7 @@ class ChunkValidation:
 
 
 class RuleEngine(Protocol):
-    """Finds the rows of a chunk that fail each rule, within that chunk alone."""
+    """Finds the rows of a chunk that fail each rule (``unique``: see :class:`Validator`)."""
 
     def failing_rows(self, records: list[dict[str, Any]]) -> list[set[int]]:
         """For each rule, in order, the indexes of the records that fail it."""
@@ -118,7 +120,7 @@ class Validator:
         if self._engine is None or not records:
             return ChunkValidation(valid=list(records))
         failing = self._engine.failing_rows(records)
-        self._repeats_of_earlier_chunks(records, failing)
+        self._repeats(records, failing)
         if not any(failing):
             return ChunkValidation(valid=list(records))
         reasons_of: dict[int, list[str]] = {}
@@ -134,13 +136,15 @@ class Validator:
                 outcome.valid.append(record)
         return outcome
 
-    def _repeats_of_earlier_chunks(
-        self, records: list[dict[str, Any]], failing: list[set[int]]
-    ) -> None:
+    def _repeats(self, records: list[dict[str, Any]], failing: list[set[int]]) -> None:
+        """Add the rows whose ``unique`` value repeats one of this chunk or of an earlier one."""
         for number, (read, seen) in self._seen.items():
             rule = self.rules[number]
             cells = [encode_cell(rule, read(record)) for record in records]
+            counts = Counter(cell for cell in cells if not is_null_cell(cell))
             failing[number].update(
-                i for i, cell in enumerate(cells) if not is_null_cell(cell) and cell in seen
+                i
+                for i, cell in enumerate(cells)
+                if not is_null_cell(cell) and (counts[cell] > 1 or cell in seen)
             )
-            seen.update(cell for cell in cells if not is_null_cell(cell))
+            seen.update(counts)

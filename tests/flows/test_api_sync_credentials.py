@@ -17,7 +17,7 @@ from apilink.credentials import EncryptedFileStore
 from apilink.credentials.kdf import SCRYPT_FLOOR
 from apilink.demo import TargetInbox, demo_users, make_source_app, make_target_app, serve
 from flows.api_sync import api_sync
-from tests.fixtures.apis import DemoApis
+from tests.fixtures.apis import DemoApis, users_endpoint
 from tests.fixtures.oauth_server import OAuthServer, browser_login
 from tests.fixtures.openbao import OpenBao
 from tests.servers.oauth.models import (
@@ -43,17 +43,7 @@ def write_config(
         "source": {
             "base_url": source_url,
             "auth": source_auth,
-            "endpoints": {
-                "users": {
-                    "path": "/users",
-                    "params": {"per_page": 10},
-                    "pagination": {
-                        "type": "page_number",
-                        "data_path": "data",
-                        "has_more_path": "meta.next_page",
-                    },
-                }
-            },
+            "endpoints": {"users": users_endpoint()},
         },
         "target": {
             "base_url": target_url,

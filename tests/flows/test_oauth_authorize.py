@@ -244,7 +244,6 @@ def test_pkce_branch_pauses_for_the_redirect_url_and_stores_tokens(
     prefect_harness: str,
     oauth_server: OAuthServer,
     run_in_background: Callable[..., BackgroundRun],
-    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     store: MemoryStore,
 ) -> None:
@@ -295,13 +294,23 @@ def _pasted_inputs(run_id: UUID) -> list[str]:
         return found
 
 
+def _assert_failed_before_any_token(
+    background: BackgroundRun, oauth_server: OAuthServer, store: MemoryStore
+) -> Any:
+    """The run failed, no token was asked for and nothing was stored; returns the run."""
+    assert oauth_server.state.total_token_requests == 0
+    assert store.entries == {}
+    run = background.flow_run()
+    assert run.state is not None and run.state.is_failed()
+    return run
+
+
 @pytest.mark.e2e
 @pytest.mark.usefixtures("quick_pause")
 def test_pkce_redirect_with_a_wrong_state_fails_before_any_token_request(
     prefect_harness: str,
     oauth_server: OAuthServer,
     run_in_background: Callable[..., BackgroundRun],
-    monkeypatch: pytest.MonkeyPatch,
     store: MemoryStore,
 ) -> None:
     background = run_in_background(auth=_pkce_section(oauth_server), timeout_seconds=_PAUSE_SECONDS)
@@ -313,10 +322,7 @@ def test_pkce_redirect_with_a_wrong_state_fails_before_any_token_request(
 
     with pytest.raises(StateMismatch, match="does not match; no token was requested"):
         background.future.result(timeout=_WAIT_SECONDS)
-    assert oauth_server.state.total_token_requests == 0
-    assert store.entries == {}
-    run = background.flow_run()
-    assert run.state is not None and run.state.is_failed()
+    _assert_failed_before_any_token(background, oauth_server, store)
 
 
 @pytest.mark.e2e
@@ -325,17 +331,13 @@ def test_pkce_pause_that_nobody_resumes_times_out_clearly(
     prefect_harness: str,
     oauth_server: OAuthServer,
     run_in_background: Callable[..., BackgroundRun],
-    monkeypatch: pytest.MonkeyPatch,
     store: MemoryStore,
 ) -> None:
     background = run_in_background(auth=_pkce_section(oauth_server), timeout_seconds=2)
 
     with pytest.raises(AuthError, match="not resumed with the redirect URL within 2 seconds"):
         background.future.result(timeout=_WAIT_SECONDS)
-    assert oauth_server.state.total_token_requests == 0
-    assert store.entries == {}
-    run = background.flow_run()
-    assert run.state is not None and run.state.is_failed()
+    run = _assert_failed_before_any_token(background, oauth_server, store)
     assert StateType.PAUSED in _state_types(run.id)
     with pytest.raises(NotPausedError):
         resume_flow_run(run.id, run_input={"redirect_url": "http://127.0.0.1:8765/callback"})

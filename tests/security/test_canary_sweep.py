@@ -28,6 +28,7 @@ from apilink.credentials import EncryptedFileStore
 from apilink.credentials.kdf import SCRYPT_FLOOR
 from apilink.demo.serve import serve
 from flows.api_sync import api_sync
+from tests.fixtures.apis import users_endpoint
 from tests.fixtures.oauth_server import OAuthServer
 from tests.fixtures.openbao import OpenBao
 from tests.security.apps import Inbox, make_careless_source, make_careless_target
@@ -118,17 +119,7 @@ class Lab:
                 "base_url": source_url,
                 "auth": source_auth,
                 "retry": retry,
-                "endpoints": {
-                    "users": {
-                        "path": "/users",
-                        "params": {"per_page": 10},
-                        "pagination": {
-                            "type": "page_number",
-                            "data_path": "data",
-                            "has_more_path": "meta.next_page",
-                        },
-                    }
-                },
+                "endpoints": {"users": users_endpoint()},
             },
             "target": {
                 "base_url": target_url,
