@@ -12,7 +12,6 @@ from typing import Any
 from uuid import uuid4
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.context import SyncClientContext
 from prefect.runtime import flow_run
 from pydantic import SecretStr
@@ -31,7 +30,8 @@ from apilink.state import MappingStart, StateStore, SyncCheckpoint
 from apilink.summary import SyncSummary
 from apilink.validation.ratio import InvalidRatioGuard
 from flows.config_source import load_sync_config
-from flows.progress import RunProgress, artifact_key
+from flows.progress import RunProgress
+from flows.reporting import publish_summary
 from tasks.audit import audit_hooks
 from tasks.auth import acquire_token
 from tasks.checkpoint import choose_state_store, close_state_store
@@ -40,7 +40,7 @@ from tasks.pipeline import as_is, extract_chunk, process_chunk
 from tasks.rate_limit import rate_limited_transports
 from tasks.rbac_guard import rbac_guard
 
-__all__ = ["SyncIncomplete", "api_sync", "select_mappings", "summary_markdown"]
+__all__ = ["SyncIncomplete", "api_sync", "select_mappings"]
 
 
 class SyncIncomplete(ApilinkError):
@@ -204,7 +204,7 @@ async def api_sync(
                 summary.quarantine_file = str(run.quarantine.path)
             complete = not (summary.failed or summary.errors)
             await run.progress.finish(summary, completed=complete)
-            await _publish(summary, resolved.name, dry_run, run.quarantine.preview())
+            await publish_summary(summary, resolved.name, dry_run, run.quarantine.preview())
             logger.info("sync %s: %s", resolved.name, summary.balance())
     finally:
         if state is not None:
@@ -396,67 +396,3 @@ async def _abandon(pending: asyncio.Future[Any]) -> None:
 
 def _error(session: SyncSession, what: str, exc: BaseException) -> str:
     return session.redactor.text(f"{what}: {type(exc).__name__}: {exc}")[:300]
-
-
-async def _publish(
-    summary: SyncSummary, name: str, dry_run: bool, quarantined: list[dict[str, Any]]
-) -> None:
-    """The counts table, the markdown summary with the quarantine reasons, and the first
-    quarantined rows (reasons only, never a value)."""
-    key = artifact_key(name)
-    # At once: each is a request to the Prefect API, and they are the last thing a run waits on.
-    writes = [
-        acreate_table_artifact(
-            key=f"{key}-counts",
-            table=[{"stage": stage, "records": value} for stage, value in summary.counts().items()],
-            description=f"apilink sync `{name}`: {summary.balance()}"
-            + (" (dry run)" if dry_run else ""),
-        ),
-        acreate_markdown_artifact(
-            key=f"{key}-quarantine",
-            markdown=summary_markdown(summary, name, dry_run=dry_run),
-            description="What the run did and why records were set aside (values never shown)",
-        ),
-    ]
-    if quarantined:
-        writes.append(
-            acreate_table_artifact(
-                key=f"{key}-quarantined-rows",
-                table=quarantined,
-                description=f"The first quarantined records of `{name}`: row, endpoint, chunk "
-                f"and reasons (the full file: {summary.quarantine_file})",
-            )
-        )
-    await asyncio.gather(*writes)
-
-
-def summary_markdown(summary: SyncSummary, name: str, *, dry_run: bool = False) -> str:
-    """The run in a few lines of markdown: the balance, the reasons, where the files are."""
-    lines = [
-        f"# apilink sync `{name}`" + (" (dry run)" if dry_run else ""),
-        "",
-        f"**{summary.balance()}**",
-        "",
-        "| stage | records |",
-        "|---|---|",
-        *(f"| {stage} | {count} |" for stage, count in summary.counts().items()),
-    ]
-    if summary.quarantine_reasons:
-        lines += ["", "## Quarantined records", "", "| reason | records |", "|---|---|"]
-        ranked = sorted(summary.quarantine_reasons.items(), key=lambda item: -item[1])
-        lines += [f"| {_cell(reason)} | {count} |" for reason, count in ranked]
-    if summary.quarantine_file:
-        lines += ["", f"Quarantine file: `{summary.quarantine_file}`"]
-    if summary.failed and summary.dead_letter_file:
-        lines += [
-            "",
-            f"Dead-lettered: {summary.failed} records in `{summary.dead_letter_file}` "
-            "(`apilink dlq list`, `apilink dlq retry`)",
-        ]
-    if summary.errors:
-        lines += ["", "## Stopped early", "", *(f"- {_cell(error)}" for error in summary.errors)]
-    return "\n".join(lines) + "\n"
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")

@@ -1,0 +1,78 @@
+"""What a sync run leaves in the Prefect UI when it ends: the counts, a markdown summary with
+the quarantine reasons and the files, and the first quarantined rows (never a value)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
+
+from apilink.summary import SyncSummary
+from flows.progress import artifact_key
+
+__all__ = ["publish_summary", "summary_markdown"]
+
+
+async def publish_summary(
+    summary: SyncSummary, name: str, dry_run: bool, quarantined: list[dict[str, Any]]
+) -> None:
+    """The counts table, the markdown summary with the quarantine reasons, and the first
+    quarantined rows (reasons only, never a value)."""
+    key = artifact_key(name)
+    # At once: each is a request to the Prefect API, and they are the last thing a run waits on.
+    writes = [
+        acreate_table_artifact(
+            key=f"{key}-counts",
+            table=[{"stage": stage, "records": value} for stage, value in summary.counts().items()],
+            description=f"apilink sync `{name}`: {summary.balance()}"
+            + (" (dry run)" if dry_run else ""),
+        ),
+        acreate_markdown_artifact(
+            key=f"{key}-quarantine",
+            markdown=summary_markdown(summary, name, dry_run=dry_run),
+            description="What the run did and why records were set aside (values never shown)",
+        ),
+    ]
+    if quarantined:
+        writes.append(
+            acreate_table_artifact(
+                key=f"{key}-quarantined-rows",
+                table=quarantined,
+                description=f"The first quarantined records of `{name}`: row, endpoint, chunk "
+                f"and reasons (the full file: {summary.quarantine_file})",
+            )
+        )
+    await asyncio.gather(*writes)
+
+
+def summary_markdown(summary: SyncSummary, name: str, *, dry_run: bool = False) -> str:
+    """The run in a few lines of markdown: the balance, the reasons, where the files are."""
+    lines = [
+        f"# apilink sync `{name}`" + (" (dry run)" if dry_run else ""),
+        "",
+        f"**{summary.balance()}**",
+        "",
+        "| stage | records |",
+        "|---|---|",
+        *(f"| {stage} | {count} |" for stage, count in summary.counts().items()),
+    ]
+    if summary.quarantine_reasons:
+        lines += ["", "## Quarantined records", "", "| reason | records |", "|---|---|"]
+        ranked = sorted(summary.quarantine_reasons.items(), key=lambda item: -item[1])
+        lines += [f"| {_cell(reason)} | {count} |" for reason, count in ranked]
+    if summary.quarantine_file:
+        lines += ["", f"Quarantine file: `{summary.quarantine_file}`"]
+    if summary.failed and summary.dead_letter_file:
+        lines += [
+            "",
+            f"Dead-lettered: {summary.failed} records in `{summary.dead_letter_file}` "
+            "(`apilink dlq list`, `apilink dlq retry`)",
+        ]
+    if summary.errors:
+        lines += ["", "## Stopped early", "", *(f"- {_cell(error)}" for error in summary.errors)]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
