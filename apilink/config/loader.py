@@ -11,6 +11,7 @@ from typing import Annotated, Any, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from apilink.config.bounds import check_tree, safe_load_bounded
 from apilink.config.models import SyncConfig
 from apilink.errors import ConfigError
 
@@ -64,9 +65,12 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
 def parse_config(
     text: str, *, source: str = "<string>", env: Mapping[str, str] | None = None
 ) -> SyncConfig:
-    """Validate YAML text into a :class:`SyncConfig` (see :func:`load_config`)."""
+    """Validate YAML text into a :class:`SyncConfig` (see :func:`load_config`).
+
+    The text is bounded first (size, aliases, nodes, nesting: :mod:`apilink.config.bounds`).
+    """
     try:
-        raw = yaml.safe_load(text)
+        raw = safe_load_bounded(text, source=source)
     except yaml.YAMLError as exc:
         message = f"{source}: not valid YAML: {_yaml_problem(exc)}"
         raise ConfigError(message, source=source) from None
@@ -88,6 +92,8 @@ def build_config(
             f"got {kind}",
             source=source,
         )
+    # A mapping from the Prefect API has not been through the YAML bounds.
+    check_tree(raw, source=source)
     try:
         expanded = expand_env(raw, env)
     except ValueError as exc:

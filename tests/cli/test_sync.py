@@ -120,7 +120,18 @@ def test_a_failed_run_exits_non_zero(
     assert demo_apis.inbox.requests == 0
 
 
+# 9 levels of 9 aliases: 731 bytes of YAML that a copying walker sees as 387 million values.
+ALIAS_BOMB = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 9)
+)
+
 BAD_CONFIGS = {
+    "alias bomb": (ALIAS_BOMB, "the limit is 100,000"),
+    "deep nesting": (
+        "source: " + "[" * 100 + "]" * 100 + "\n",
+        "nests deeper than the limit of 64",
+    ),
+    "too large": ("# " + "x" * 1_100_000 + "\n", "the limit is 1,048,576 bytes"),
     "unknown key": ("source:\n  base_url: https://a\n  endpionts: {}\n", "endpionts"),
     "wrong type": ("", "max_attempts"),
     "unknown transformer": ("", "stripp"),

@@ -1,0 +1,51 @@
+"""Config limits: hostile YAML and mappings are refused early, naming the limit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from apilink.config import build_config, parse_config
+from apilink.config.bounds import ConfigLimits, check_tree, safe_load_bounded
+from apilink.errors import ConfigError
+from tests.cli.test_sync import ALIAS_BOMB
+
+
+def test_an_alias_bomb_is_refused_at_the_node_limit() -> None:
+    with pytest.raises(ConfigError, match=r"more than 100,000 values .*the limit is 100,000"):
+        parse_config(ALIAS_BOMB, source="bomb.yaml")
+
+
+def test_a_mapping_parameter_is_bounded_as_well() -> None:
+    shared: list[Any] = ["x"] * 10
+    for _ in range(8):
+        shared = [shared] * 10
+    with pytest.raises(ConfigError, match="<flow parameter>: config refused"):
+        build_config({"source": shared}, source="<flow parameter>")
+
+
+def test_a_self_referencing_alias_stops_at_the_depth_limit() -> None:
+    with pytest.raises(ConfigError, match="nests deeper than the limit of 64 levels"):
+        safe_load_bounded("a: &a [*a]\n", source="loop.yaml")
+
+
+def test_too_many_aliases_are_refused_before_construction() -> None:
+    text = "a: &a x\nb: [" + ", ".join(["*a"] * 20) + "]\n"
+    with pytest.raises(ConfigError, match="20 YAML aliases; the limit is 10"):
+        safe_load_bounded(text, source="a.yaml", limits=ConfigLimits(max_aliases=10))
+
+
+def test_size_is_checked_on_the_encoded_text() -> None:
+    with pytest.raises(ConfigError, match="is 12 bytes; the limit is 10 bytes"):
+        safe_load_bounded("é" * 6, source="a.yaml", limits=ConfigLimits(max_bytes=10))
+
+
+def test_ordinary_configs_pass_and_keep_their_aliases() -> None:
+    text = "base: &b {x: 1}\none: *b\ntwo: *b\n"
+    assert safe_load_bounded(text, source="ok.yaml") == {
+        "base": {"x": 1},
+        "one": {"x": 1},
+        "two": {"x": 1},
+    }
+    check_tree({"a": [[[]]]}, source="ok", limits=ConfigLimits(max_depth=4))
