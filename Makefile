@@ -25,10 +25,16 @@ $(VENV)/.installed: pyproject.toml uv.lock Makefile | $(UV)
 
 install: $(VENV)/.installed
 
+# Third-party APIs the tests run against (json-server), from the lock file.
+THIRDPARTY := tests/thirdparty
+$(THIRDPARTY)/node_modules/.installed: $(THIRDPARTY)/package.json $(THIRDPARTY)/package-lock.json
+	npm ci --prefix $(THIRDPARTY) --no-audit --no-fund --loglevel=error
+	@touch $@
+
 demo: install
 	$(BIN)/apilink demo
 
-test: install
+test: install $(THIRDPARTY)/node_modules/.installed
 	$(BIN)/pytest
 
 lint: install

@@ -29,32 +29,61 @@ __all__ = ["PageReader", "paginator_state", "records_of", "restore_paginator"]
 _COMMON_RECORD_KEYS = ("data", "items", "results", "records")
 
 
-def records_of(body: Any, data_path: str | None, *, endpoint: str) -> list[Any]:
+def records_of(
+    body: Any, data_path: str | None, *, endpoint: str, page: int | None = None
+) -> list[dict[str, Any]]:
     """The records in a page body, at ``data_path`` or where APIs usually put them.
 
+    A body whose records are not where ``data_path`` says is an error, not an empty page (a
+    JSON ``null`` there is an empty page); so is a list with something else than objects in it.
+
     Raises:
-        PaginationError: when no list of records can be found.
+        PaginationError: naming the endpoint, the page and what was found instead.
     """
+    where = (
+        f"page {page} of endpoint `{endpoint}`" if page is not None else f"endpoint `{endpoint}`"
+    )
     if data_path is not None:
         found = get_path(body, data_path)
-        if found is MISSING or found is None:
+        if found is None:
             return []
+        if found is MISSING:
+            raise PaginationError(
+                f"{where} has no `{data_path}` (the body is {_kind(body)}); set `records_path` "
+                "(or `pagination.data_path`) to where the list of records sits"
+            )
         if not isinstance(found, list):
             raise PaginationError(
-                f"`{data_path}` in the response of endpoint `{endpoint}` is "
-                f"{type(found).__name__}, not a list of records"
+                f"`{data_path}` in {where} is {_kind(found)}, not a list of records"
             )
-        return found
+        return _objects(found, where)
     if isinstance(body, list):
-        return body
+        return _objects(body, where)
     if isinstance(body, dict):
         for key in _COMMON_RECORD_KEYS:
             if isinstance(body.get(key), list):
-                return list(body[key])
+                return _objects(list(body[key]), where)
     raise PaginationError(
-        f"cannot find the records in the response of endpoint `{endpoint}`: set "
+        f"cannot find the records in {where} (the body is {_kind(body)}): set "
         f"`records_path` (or `pagination.data_path`) to where the list sits"
     )
+
+
+def _objects(records: list[Any], where: str) -> list[dict[str, Any]]:
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise PaginationError(
+                f"record {index} in {where} is {_kind(record)}; records are JSON objects"
+            )
+    return records
+
+
+def _kind(value: Any) -> str:
+    """A JSON value's kind, for messages (never the value: it may be anything)."""
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+    if value is None:
+        return "null"
+    return names.get(type(value), "a number" if isinstance(value, int | float) else "a value")
 
 
 def paginator_state(paginator: Paginator[Any]) -> dict[str, Any] | None:
@@ -194,7 +223,12 @@ class PageReader:
                     f"endpoint `{self.name}` answered {response.status_code} with a body that is "
                     f"not JSON (content-type {response.headers.get('content-type', 'unset')})"
                 ) from None
-            records = records_of(body, self.endpoint.data_path, endpoint=self.name)
+            records = records_of(
+                body,
+                self.endpoint.data_path,
+                endpoint=self.name,
+                page=self.paginator.pages_read + 1,
+            )
             self.paginator.advance(response, records, body)
             more = self.paginator.has_next_page
             # The next request is set before the page is handed out, so a position taken
@@ -203,6 +237,6 @@ class PageReader:
                 self.paginator.update_request(self.request)
             else:
                 self.exhausted = True
-            yield [r if isinstance(r, dict) else {"value": r} for r in records]
+            yield records
             if not more:
                 return

@@ -10,7 +10,8 @@ A paginator is a small state machine, in the shape dlt's REST client made famili
 
 The extractor calls :meth:`Paginator.advance`, which counts the page, runs the strategy, then
 the stop conditions every strategy shares (``stop_on_empty_page``, ``has_more_path``,
-``total_path``, ``total_pages_path``, ``max_pages``) and the repeated-page guard. A paginator
+``total_path``, ``total_header``, ``total_pages_path``, ``max_pages``, ``max_records``) and the
+repeated-page guard. A paginator
 never sends a request itself, so every strategy is tested by feeding it responses.
 
 Register a new strategy with :func:`register_paginator`; its options model (a subclass of
@@ -56,10 +57,13 @@ class PaginatorOptions(BaseModel):
     Attributes:
         type: the strategy's registered name.
         max_pages: stop after this many pages.
+        max_records: stop once this many records were read (the page that passes it is cut).
         data_path: where the records sit in a page body.
         stop_on_empty_page: a page without records is the last one.
         has_more_path: a body path whose falsy (or absent) value means "last page".
         total_path: a body path holding the total number of records.
+        total_header: a response header holding the total number of records
+            (``X-Total-Count`` for json-server and many Rails and Express APIs).
         total_pages_path: a body path holding the total number of pages.
         guard_repeated_pages: a page with the same records as the one before is an error
             (a server that ignores the page parameter would otherwise be read forever).
@@ -69,10 +73,12 @@ class PaginatorOptions(BaseModel):
 
     type: str
     max_pages: int | None = Field(None, ge=1)
+    max_records: int | None = Field(None, ge=1)
     data_path: str | None = None
     stop_on_empty_page: bool = True
     has_more_path: str | None = None
     total_path: str | None = None
+    total_header: str | None = None
     total_pages_path: str | None = None
 
     guard_repeated_pages: bool = True
@@ -181,44 +187,56 @@ class Paginator(ABC, Generic[OptionsT]):
     def advance(self, response: httpx.Response, records: list[Any], body: Any) -> None:
         """Count the page, apply the strategy, then the stop conditions all strategies share.
 
+        ``records`` is cut in place when ``max_records`` ends the read within this page.
+
         Raises:
             PaginationError: a repeated cursor or URL, or a page identical to the one before
                 (a server that ignores the page parameter).
         """
         self.pages_read += 1
+        limit = self.options.max_records
+        if limit is not None and self.records_read + len(records) >= limit:
+            del records[limit - self.records_read :]
+            self.records_read = limit
+            self.has_next_page = False
+            return
         self.records_read += len(records)
         if not records and self.options.stop_on_empty_page:
             self.has_next_page = False
             return
         self._guard_repeated_page(records)
         self.update_state(response, records, body)
-        if self.has_next_page and self._shared_stop(body):
+        if self.has_next_page and self._shared_stop(response, body):
             self.has_next_page = False
 
     def progress(self) -> float | None:
         """How far through the endpoint the reads are (0 to 1), when a page said its total
-        (``total_path``, ``total_pages_path``) or ``max_pages`` bounds it; else ``None``."""
+        (``total_path``, ``total_header``, ``total_pages_path``, a ``rel="last"`` link) or
+        ``max_pages`` / ``max_records`` bounds it; else ``None``."""
         if not self.has_next_page:
             return 1.0
-        if self.total_records:
-            return min(1.0, self.records_read / self.total_records)
+        total = self.total_records
+        if self.options.max_records is not None:
+            total = min(total or self.options.max_records, self.options.max_records)
+        if total:
+            return min(1.0, self.records_read / total)
         bound = self.total_pages or self.options.max_pages
         return min(1.0, self.pages_read / bound) if bound else None
 
-    def _shared_stop(self, body: Any) -> bool:
+    def _shared_stop(self, response: httpx.Response, body: Any) -> bool:
         options = self.options
         if options.has_more_path is not None and not get_path(body, options.has_more_path):
             return True
         if options.total_path is not None:
-            total = _count_at(body, options.total_path)
-            self.total_records = total
-            if total is not None and self.records_read >= total:
-                return True
+            self.total_records = _count_at(body, options.total_path)
+        if options.total_header is not None:
+            self.total_records = _count_in_header(response, options.total_header)
+        if self.total_records is not None and self.records_read >= self.total_records:
+            return True
         if options.total_pages_path is not None:
-            pages = _count_at(body, options.total_pages_path)
-            self.total_pages = pages
-            if pages is not None and self.pages_read >= pages:
-                return True
+            self.total_pages = _count_at(body, options.total_pages_path)
+        if self.total_pages is not None and self.pages_read >= self.total_pages:
+            return True
         return options.max_pages is not None and self.pages_read >= options.max_pages
 
     def _guard_repeated_page(self, records: list[Any]) -> None:
@@ -230,6 +248,16 @@ class Paginator(ABC, Generic[OptionsT]):
                 "the source ignores the pagination parameters; stopping instead of looping"
             )
         self._last_page = records
+
+
+def _count_in_header(response: httpx.Response, name: str) -> int | None:
+    value = response.headers.get(name)
+    if value is None or not value.strip():
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise PaginationError(f"the response header `{name}` is not a number") from None
 
 
 def _count_at(body: Any, path: str) -> int | None:

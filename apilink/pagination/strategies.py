@@ -13,6 +13,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import Field
 
+from apilink.errors import PaginationError
 from apilink.mapping.paths import MISSING, get_path
 from apilink.pagination.base import (
     LoopGuard,
@@ -21,6 +22,7 @@ from apilink.pagination.base import (
     PaginatorOptions,
     register_paginator,
 )
+from apilink.pagination.rfc8288 import find_link
 
 __all__ = [
     "CursorOptions",
@@ -53,7 +55,12 @@ class PageNumberOptions(PaginatorOptions):
 
 @register_paginator("page_number")
 class PageNumberPaginator(Paginator[PageNumberOptions]):
-    """``?page=1, 2, ...`` until a shared stop condition says the last page was read."""
+    """``?page=1, 2, ...`` until a shared stop condition says the last page was read.
+
+    A ``Link: <...?page=N>; rel="last"`` header (RFC 8288, as json-server and GitHub send it)
+    gives the number of pages, so the progress has a total and the read ends on the last page
+    without asking for an empty one.
+    """
 
     options_model = PageNumberOptions
 
@@ -68,9 +75,22 @@ class PageNumberPaginator(Paginator[PageNumberOptions]):
 
     def update_state(self, response: httpx.Response, records: list[Any], body: Any) -> None:
         self.page += 1
+        last = find_link(response.headers.get_list("link"), "last")
+        pages = self._pages_up_to(last) if last is not None else None
+        if pages is not None:
+            self.total_pages = pages
 
     def update_request(self, request: PageRequest) -> None:
         request.params[self.options.page_param] = self.page
+
+    def _pages_up_to(self, last: str) -> int | None:
+        try:
+            number = httpx.URL(last).params.get(self.options.page_param)
+            return int(number) - self.options.start_page + 1 if number is not None else None
+        except (ValueError, httpx.InvalidURL):
+            raise PaginationError(
+                f"the `last` link does not carry a page number in `{self.options.page_param}`"
+            ) from None
 
 
 class OffsetOptions(PaginatorOptions):
