@@ -22,6 +22,7 @@ ApilinkError
 │   ├── HTTPStatusError         a status that retries did not cure
 │   └── PaginationError         a paginator that would loop or read nonsense
 ├── ValidationFailed            more invalid rows than `max_invalid_ratio` allows
+├── RunDeadlinePassed           the run's `max_duration` passed before the source was read
 └── AuditTampered               `apilink audit verify` found an edited, deleted or moved line
 ```
 
@@ -44,6 +45,7 @@ __all__ = [
     "HTTPStatusError",
     "InsecureTransport",
     "PaginationError",
+    "RunDeadlinePassed",
     "ReauthorizationRequired",
     "TokenResponseError",
     "TransportError",
@@ -164,6 +166,13 @@ class HTTPStatusError(TransportError):
 
 class PaginationError(TransportError):
     """A paginator that would loop (a repeated cursor or URL) or cannot read the page."""
+
+
+class RunDeadlinePassed(ApilinkError):
+    """The config's ``max_duration`` passed; no further page is read.
+
+    What was loaded stays loaded and checkpointed, so a rerun goes on from there.
+    """
 
 
 class ValidationFailed(ApilinkError):

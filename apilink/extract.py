@@ -13,13 +13,14 @@ state is not plain data defines ``checkpoint() -> dict`` and ``restore(dict)`` i
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 
 from apilink.config.models import EndpointConfig
-from apilink.errors import PaginationError
+from apilink.errors import PaginationError, RunDeadlinePassed
 from apilink.http import RetryPolicy, raise_for_status, send_with_retry
 from apilink.mapping.paths import MISSING, get_path
 from apilink.pagination import PageRequest, Paginator, PaginatorOptions, build_paginator
@@ -129,6 +130,9 @@ class PageReader:
         policy: retry policy for each page request.
         params: extra query parameters (incremental cursor, partition bounds).
         position: where to go on from (a :meth:`position` of an earlier reader).
+        deadline: a ``clock()`` reading past which no page is asked for (the run's
+            ``max_duration``).
+        clock: monotonic seconds.
 
     Raises:
         ValueError: ``position`` does not fit this endpoint's paginator.
@@ -142,8 +146,13 @@ class PageReader:
         policy: RetryPolicy,
         params: dict[str, Any] | None = None,
         position: dict[str, Any] | None = None,
+        *,
+        deadline: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
+        self.deadline = deadline
+        self.clock = clock
         self.name = name
         self.endpoint = endpoint
         self.policy = policy
@@ -204,9 +213,17 @@ class PageReader:
                 self.exhausted = True
         return chunk
 
+    def _check_deadline(self) -> None:
+        if self.deadline is not None and self.clock() >= self.deadline:
+            raise RunDeadlinePassed(
+                f"the run's max_duration passed before page {self.paginator.pages_read + 1} of "
+                f"`{self.name}` was read; what was loaded is checkpointed, a rerun goes on"
+            )
+
     async def pages(self) -> AsyncIterator[list[dict[str, Any]]]:
         """Each page's records, until the paginator says there are no more."""
         while True:
+            self._check_deadline()
             response = await send_with_retry(
                 self.client,
                 self.endpoint.method,

@@ -85,6 +85,12 @@ class SyncSession:
             config.target,
             **options,
         )
+        # One deadline for every mapping of the run, counted from the session's start.
+        self.read_deadline = (
+            None
+            if config.max_duration is None
+            else self.source_policy.clock() + config.max_duration
+        )
         self.redactor = redactor or Redactor(
             secret_values(config), tuple(config.logging.filter_fields)
         )
@@ -124,6 +130,8 @@ class SyncSession:
                 self.source_policy,
                 params,
                 position,
+                deadline=self.read_deadline,
+                clock=self.source_policy.clock,
             ),
             validator=Validator(rules_from_config(rule.validation), engine=rule.validation.engine),
             mapper=RecordMapper(rule.fields),

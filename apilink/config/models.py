@@ -298,6 +298,12 @@ class SyncConfig(_Model):
             "re-send. Each chunk costs a task run and a checkpoint write whatever its size."
         ),
     )
+    max_duration: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds a run may read the source: past them no page is asked for, the "
+        "run fails naming the limit, and what was loaded stays loaded and checkpointed.",
+    )
     partitions: PartitionsConfig | None = Field(
         None, description="Split the sync into child flow runs (see apilink.partitions)."
     )

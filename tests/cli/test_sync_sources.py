@@ -3,6 +3,7 @@ and links, and sources whose pages are not what the config says."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -138,3 +139,41 @@ def test_a_malformed_page_fails_the_run_naming_endpoint_and_page(
     assert MALFORMED[kind][1] in error_lines[0]
     assert "Traceback" not in err.split("error:")[-1]
     assert json_server.records("profiles") == []
+
+
+@pytest.fixture
+def slow_source() -> Iterator[str]:
+    """100 users, 10 a page, each page after 0.3 s."""
+
+    async def users(request: Request) -> Response:
+        await asyncio.sleep(0.3)
+        page = int(request.query_params.get("page", "1"))
+        data = [
+            {"id": n, "email": f"u{n}@example.com"} for n in range(page * 10 - 9, page * 10 + 1)
+        ]
+        return JSONResponse({"data": data if page <= 10 else [], "more": page < 10})
+
+    with serve(Starlette(routes=[Route("/users", users)])) as url:
+        yield url
+
+
+def test_max_duration_stops_reading_and_a_rerun_goes_on(
+    prefect_harness: str, slow_source: str, json_server: JsonServer, tmp_path: Path
+) -> None:
+    pages = {"type": "page_number", "data_path": "data", "has_more_path": "more"}
+    config = {**_config(slow_source, json_server.url, pages), "chunk_size": 10}
+
+    code, _, err = _sync(tmp_path, {**config, "max_duration": 1.0}, prefect_harness)
+
+    assert code == 1
+    error_lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1, err
+    assert "max_duration passed before page" in error_lines[0]
+    first = len(json_server.records("profiles"))
+    assert first < 100
+
+    code, out, err = _sync(tmp_path, config, prefect_harness)
+
+    assert code == 0, err
+    assert json.loads(out)["loaded"] == 100 - first
+    assert sorted(p["user_id"] for p in json_server.records("profiles")) == list(range(1, 101))
