@@ -11,14 +11,17 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from apilink.audit.log import AuditLog
 from apilink.config.models import LoggingConfig, SyncConfig
-from apilink.redaction import secret_values
+from apilink.redaction import Redactor, secret_values
+from apilink.state.store import default_state_dir
 
 __all__ = [
     "AUDIT_FILE_ENV",
     "DEFAULT_AUDIT_FILE",
+    "DenialAudit",
     "audit_path_for",
     "denial_audit_log",
     "open_audit_log",
@@ -44,15 +47,18 @@ def worker_audit_path(
     """Where the worker's own audit lines go, whoever supplied the config.
 
     The operator's ``APILINK_AUDIT_FILE`` wins. Otherwise a config from the worker's disk
-    (``trusted``) names its file as the guide shows; a config a caller supplied cannot choose where
-    its own denial is written, so it gets the default file.
+    (``trusted``) that turns ``logging.security_audit`` on names its file as the guide shows.
+    Otherwise (no config, a config without an audit log, or a config a caller supplied, which
+    cannot choose where its own denial is written) the lines go to ``apilink_audit.log`` in the
+    worker's state folder (``APILINK_STATE_DIR``, else ``~/.apilink/state``): never a path that
+    depends on the current directory, and never the config's plain log file.
     """
     env = os.environ if env is None else env
     if path := env.get(AUDIT_FILE_ENV):
         return Path(path)
-    if config is not None and trusted:
+    if config is not None and trusted and config.logging.security_audit:
         return audit_path_for(config.logging)
-    return Path(DEFAULT_AUDIT_FILE)
+    return default_state_dir(None, env) / DEFAULT_AUDIT_FILE
 
 
 def denial_audit_log(
@@ -99,3 +105,71 @@ def open_audit_log(
         filter_fields=config.logging.filter_fields,
         run_id=run_id,
     )
+
+
+class DenialAudit:
+    """The audit sink of a permission check: every event to the config's own audit log (when it
+    asks for one), and every denial, always, to :func:`denial_audit_log` as well (opened on the
+    first denial, so a granted call writes no file). A denial is written once per file: when both
+    name the same path it is one line. ``full`` names the log of every event instead of the
+    config's (``apilink users --audit-file``).
+
+    Trusted: the worker's operator (``APILINK_AUDIT_FILE``, the audit key). Not trusted: the
+    caller, who cannot keep a denial out of the operator's file, whatever the config says.
+    """
+
+    def __init__(
+        self,
+        config: SyncConfig | None = None,
+        *,
+        trusted: bool = True,
+        env: Mapping[str, str] | None = None,
+        run_id: str | None = None,
+        full: AuditLog | None = None,
+    ) -> None:
+        self._config = config
+        self._trusted = trusted
+        self._env = env
+        self._run_id = run_id
+        if full is None and config is not None and trusted:
+            full = open_audit_log(config, env=env, run_id=run_id)
+        self.full = full
+        self._denials: AuditLog | None = None
+        self.redactor = (
+            self.full.redactor
+            if self.full is not None
+            else Redactor(secret_values(config) if config is not None else set())
+        )
+
+    def __repr__(self) -> str:
+        return f"DenialAudit(full={self.full!r})"
+
+    @property
+    def denial_path(self) -> Path:
+        """Where denials go (the operator's file)."""
+        return worker_audit_path(self._config, trusted=self._trusted, env=self._env)
+
+    def record(
+        self,
+        action: str,
+        *,
+        actor: str,
+        target: str = "",
+        outcome: str = "ok",
+        run_id: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Write the event where it belongs; returns the line written last (or the event)."""
+        event = {"actor": actor, "target": target, "outcome": outcome, "run_id": run_id}
+        line: dict[str, Any] = {"action": action, **event, "details": dict(details or {})}
+        if self.full is not None:
+            line = self.full.record(action, details=details, **event)
+        if outcome == "denied" and (
+            self.full is None or self.full.path.resolve() != self.denial_path.resolve()
+        ):
+            if self._denials is None:
+                self._denials = denial_audit_log(
+                    self._config, trusted=self._trusted, env=self._env, run_id=self._run_id
+                )
+            line = self._denials.record(action, details=details, **event)
+        return line

@@ -3,7 +3,13 @@
 Access control is on when the sync config says ``security.enable_access_control: true``, or when
 ``APILINK_USERS_FILE`` names a users file that exists (commands without a config, such as
 ``apilink credentials --file`` or ``apilink audit``). The caller's key comes from ``--api-key`` or
-``APILINK_API_KEY``. Denials are audited when the config asks for an audit log.
+``APILINK_API_KEY``.
+
+Every denial is one line in the operator's audit file (``APILINK_AUDIT_FILE``, else the config's
+audit log when it keeps one, else ``apilink_audit.log`` in the state folder), with a config or
+without one (see :class:`apilink.audit.settings.DenialAudit`); a config that keeps an audit log
+also gets every decision. Trusted: the worker's operator. Not trusted: the caller, whose
+``--api-key`` or config cannot keep a denial out of the file.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from apilink.audit.settings import open_audit_log
+from apilink.audit.settings import DenialAudit
 from apilink.config.loader import load_config
 from apilink.config.models import SecurityConfig
 from apilink.rbac import ANONYMOUS, AccessControl, Permission, User
@@ -35,6 +41,6 @@ def require(
         security = security.model_copy(update=updates)
     if not security.enable_access_control:
         return ANONYMOUS
-    audit = open_audit_log(config) if config is not None else None
+    audit = DenialAudit(config)
     engine = AccessControl.from_config(security, audit=audit)
     return engine.authorize(api_key or os.environ.get("APILINK_API_KEY"), permission)

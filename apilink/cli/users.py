@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from apilink.audit import AuditLog
+from apilink.audit.settings import DenialAudit
 from apilink.errors import AccessDenied, ApilinkError
 from apilink.rbac import AccessControl, FileUserStore, Permission, Role, User
 
@@ -31,7 +32,8 @@ AuditFile = Annotated[
 
 
 def _engine(users_file: Path, audit_file: Path | None) -> AccessControl:
-    audit = AuditLog.open(audit_file) if audit_file is not None else None
+    full = AuditLog.open(audit_file) if audit_file is not None else None
+    audit = DenialAudit(full=full)  # a denial always reaches the operator's audit file
     return AccessControl(FileUserStore(users_file), enabled=True, audit=audit)
 
 
