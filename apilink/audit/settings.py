@@ -149,6 +149,18 @@ class DenialAudit:
         """Where denials go (the operator's file)."""
         return worker_audit_path(self._config, trusted=self._trusted, env=self._env)
 
+    def _logs(self, outcome: str) -> list[AuditLog]:
+        logs = [self.full] if self.full is not None else []
+        if outcome == "denied" and (
+            self.full is None or self.full.path.resolve() != self.denial_path.resolve()
+        ):
+            if self._denials is None:
+                self._denials = denial_audit_log(
+                    self._config, trusted=self._trusted, env=self._env, run_id=self._run_id
+                )
+            logs.append(self._denials)
+        return logs
+
     def record(
         self,
         action: str,
@@ -160,16 +172,21 @@ class DenialAudit:
         details: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Write the event where it belongs; returns the line written last (or the event)."""
-        event = {"actor": actor, "target": target, "outcome": outcome, "run_id": run_id}
-        line: dict[str, Any] = {"action": action, **event, "details": dict(details or {})}
-        if self.full is not None:
-            line = self.full.record(action, details=details, **event)
-        if outcome == "denied" and (
-            self.full is None or self.full.path.resolve() != self.denial_path.resolve()
-        ):
-            if self._denials is None:
-                self._denials = denial_audit_log(
-                    self._config, trusted=self._trusted, env=self._env, run_id=self._run_id
-                )
-            line = self._denials.record(action, details=details, **event)
+        line: dict[str, Any] = {
+            "action": action,
+            "actor": actor,
+            "target": target,
+            "outcome": outcome,
+            "run_id": run_id,
+            "details": self.redactor.data(dict(details or {})),
+        }
+        for log in self._logs(outcome):
+            line = log.record(
+                action,
+                actor=actor,
+                target=target,
+                outcome=outcome,
+                run_id=run_id,
+                details=details,
+            )
         return line
