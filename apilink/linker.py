@@ -13,6 +13,12 @@ cred = linker.get_credential("github_api")
 
 It gathers the mixins of each concern (credentials, access control) and the OAuth
 ``auth_manager``; a config file gives it a ``security`` section and a ``credentials:`` store.
+
+A denied call (``authorize``, or ``add_user`` / ``list_users`` with an ``as_key`` that may not
+manage users) is one line in the operator's audit file (``APILINK_AUDIT_FILE``, else the config's
+audit log, else ``apilink_audit.log`` in the state folder), whether or not the config audits: see
+:class:`apilink.audit.settings.DenialAudit`. Trusted: the process owner. Not trusted: the holder
+of the key presented.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from apilink.audit.settings import open_audit_log
+from apilink.audit.settings import DenialAudit
 from apilink.config.credentials import CredentialStoreConfig
 from apilink.config.loader import describe_errors, expand_env, load_config
 from apilink.config.models import SecurityConfig, SyncConfig
@@ -57,8 +63,9 @@ class ApiLinker(CredentialsMixin, AccessControlMixin):
             config if isinstance(config, SyncConfig) or config is None else load_config(config)
         )
         self.security_config = _security(security_config, self.config)
-        if self.config is not None and self.config.logging.security_audit:
-            self.audit_log = open_audit_log(self.config)
+        # Every denial is one line in the operator's audit file; the config's own audit log,
+        # when it keeps one, gets every decision and user change.
+        self.audit_log = DenialAudit(self.config)
         self.auth_manager = AuthManager(token_store=_LazyTokenStore(self))
 
     def _credential_store_config(self) -> CredentialStoreConfig | None:

@@ -103,3 +103,42 @@ def test_no_store_configured_is_a_clear_error() -> None:
 def test_bad_security_config_names_the_key() -> None:
     with pytest.raises(ConfigError, match="enable_acces_control"):
         ApiLinker(security_config={"enable_acces_control": True})
+
+
+@pytest.mark.parametrize("route", ["authorize", "list_users", "add_user"])
+def test_a_python_api_denial_is_one_audit_line(
+    route: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Route: the Python API (``ApiLinker``), with no config and no audit section at all."""
+    import json
+
+    from apilink.audit import load_audit_key, verify
+    from apilink.errors import AccessDenied
+
+    audit = tmp_path / "operator-audit.log"
+    monkeypatch.setenv("APILINK_AUDIT_FILE", str(audit))
+    monkeypatch.delenv("APILINK_AUDIT_KEY", raising=False)
+    linker = ApiLinker(
+        security_config={
+            "enable_access_control": True,
+            "users_file": str(tmp_path / "users.json"),
+        }
+    )
+    admin = linker.add_user("admin1", "admin")
+    viewer = linker.add_user("viewer1", "viewer")["api_key"]
+    assert not audit.exists()  # granted calls and user changes write no denial line
+
+    with pytest.raises(AccessDenied):
+        if route == "authorize":
+            linker.authorize(viewer, "manage_credentials")
+        elif route == "list_users":
+            linker.list_users(as_key=viewer)
+        else:
+            linker.add_user("eve", "admin", as_key=viewer)
+
+    lines = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [(line["action"], line["actor"], line["outcome"]) for line in lines] == [
+        ("access.denied", "viewer1", "denied")
+    ]
+    assert verify(audit, load_audit_key(audit, create=False)) == 1
+    assert viewer not in audit.read_text() and admin["api_key"] not in audit.read_text()
