@@ -5,8 +5,10 @@ the record, the idempotency key its request carried, the last status and a trimm
 secrets masked; never a header, a token or a credential. The values of the record's
 secret-named fields are sealed (AES-GCM, key in ``<file>.key``, see :mod:`apilink.sealing`), so
 the file alone shows none; a replay unseals them. ``apilink dlq list`` shows the
-lines; ``apilink dlq retry`` sends them again with their original keys (so a record that did
-reach the target is not stored twice) and removes those the target accepted.
+lines with sealed values masked (:meth:`DeadLetterQueue.read_masked`), unsealed only to
+``manage_credentials`` with ``--reveal``, which is audited; ``apilink dlq retry`` sends them
+again with their original keys (so a record that did reach the target is not stored twice) and
+removes those the target accepted.
 
 Letters of stage ``load`` hold mapped records, ready to send. Letters of stage ``process`` hold
 source records whose chunk failed before delivery (a validator or mapper that raised); a
@@ -27,7 +29,8 @@ from filelock import FileLock
 
 from apilink.config.models import MappingConfig, SyncConfig
 from apilink.load import DeliveryFailure, Loader
-from apilink.sealing import FieldSealer
+from apilink.redaction import MASK
+from apilink.sealing import SEALED, FieldSealer
 from apilink.state.store import StateError, default_state_dir, state_slug, write_atomically
 
 __all__ = [
@@ -156,11 +159,23 @@ class DeadLetterQueue:
         return len(lines)
 
     def read(self) -> list[DeadLetter]:
-        """Every letter, oldest first.
+        """Every letter, oldest first, sealed values opened (for a replay).
 
         Raises:
             StateError: a line that is not a dead letter (its number is named).
         """
+        return self._read(self._unseal)
+
+    def read_masked(self) -> list[DeadLetter]:
+        """Every letter, oldest first, each sealed value shown as the mask: what may be shown
+        to anyone allowed to see results. The key file is not read.
+
+        Raises:
+            StateError: a line that is not a dead letter (its number is named).
+        """
+        return self._read(lambda data: _masked(data.get("record")))
+
+    def _read(self, opened: Callable[[dict[str, Any]], Any]) -> list[DeadLetter]:
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -173,7 +188,7 @@ class DeadLetterQueue:
                 data = json.loads(line)
                 if not isinstance(data, dict):
                     raise ValueError("not an object")
-                letters.append(DeadLetter.from_json(data | {"record": self._unseal(data)}))
+                letters.append(DeadLetter.from_json(data | {"record": opened(data)}))
             except ValueError:
                 raise StateError(f"{self.path}: line {number} is not a dead letter") from None
         return letters
@@ -208,6 +223,17 @@ class DeadLetterQueue:
 
     def _unseal(self, data: dict[str, Any]) -> Any:
         return self._sealer.unseal(data.get("record"))
+
+
+def _masked(value: Any) -> Any:
+    """``value`` with every sealed field replaced by the mask."""
+    if isinstance(value, dict):
+        if set(value) == {SEALED}:
+            return MASK
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    return value
 
 
 def _counts(letters: Iterable[DeadLetter]) -> dict[str, int]:

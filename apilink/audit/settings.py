@@ -149,9 +149,9 @@ class DenialAudit:
         """Where denials go (the operator's file)."""
         return worker_audit_path(self._config, trusted=self._trusted, env=self._env)
 
-    def _logs(self, outcome: str) -> list[AuditLog]:
+    def _logs(self, to_operator: bool) -> list[AuditLog]:
         logs = [self.full] if self.full is not None else []
-        if outcome == "denied" and (
+        if to_operator and (
             self.full is None or self.full.path.resolve() != self.denial_path.resolve()
         ):
             if self._denials is None:
@@ -170,8 +170,13 @@ class DenialAudit:
         outcome: str = "ok",
         run_id: str | None = None,
         details: Mapping[str, Any] | None = None,
+        always: bool = False,
     ) -> dict[str, Any]:
-        """Write the event where it belongs; returns the line written last (or the event)."""
+        """Write the event where it belongs; returns the line written last (or the event).
+
+        A denial, or any event recorded with ``always`` (showing sealed values), reaches the
+        operator's file as well as the config's log.
+        """
         line: dict[str, Any] = {
             "action": action,
             "actor": actor,
@@ -180,7 +185,7 @@ class DenialAudit:
             "run_id": run_id,
             "details": self.redactor.data(dict(details or {})),
         }
-        for log in self._logs(outcome):
+        for log in self._logs(always or outcome == "denied"):
             line = log.record(
                 action,
                 actor=actor,

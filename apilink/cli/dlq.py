@@ -1,6 +1,11 @@
 """``apilink dlq list | retry``: the records a sync could not deliver.
 
-``list`` needs ``view_results``; ``retry`` needs ``run_sync`` (the same permission as a sync).
+``list`` needs ``view_results`` and shows every sealed value (a secret-named field of a record)
+masked, for every role. ``list --reveal`` opens them: it needs ``manage_credentials`` and writes
+a ``dead_letters.revealed`` line to the operator's audit file before anything is shown; a denial
+is audited like every other. Trusted: the worker's operator (the seal key, the audit file). Not
+trusted: a caller holding only ``view_results`` (a viewer, an operator), who sees no sealed value.
+``retry`` needs ``run_sync`` (the same permission as a sync).
 ``retry`` sends each record again with the idempotency key of its first attempt, so one that
 did reach the target is not stored twice, and removes the letters the target accepted.
 """
@@ -15,6 +20,7 @@ from typing import Annotated, Any
 
 import typer
 
+from apilink.audit.settings import DenialAudit
 from apilink.auth import build_auth
 from apilink.cli.guard import require
 from apilink.config.loader import load_config
@@ -50,15 +56,35 @@ def list_letters(
     config: ConfigOption,
     api_key: ApiKey = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    reveal: Annotated[
+        bool,
+        typer.Option(
+            "--reveal",
+            help="Show sealed values in clear (implies --json; needs manage_credentials; audited).",
+        ),
+    ] = False,
 ) -> None:
-    """Show the dead letters of the sync (records are shown only with --json)."""
+    """Show the dead letters of the sync (records are shown only with --json, sealed values
+    masked unless --reveal)."""
     try:
-        require(Permission.VIEW_RESULTS, config_path=config, api_key=api_key)
-        queue = DeadLetterQueue.for_sync(load_config(config))
-        letters = queue.read()
+        wanted = Permission.MANAGE_CREDENTIALS if reveal else Permission.VIEW_RESULTS
+        caller = require(wanted, config_path=config, api_key=api_key)
+        sync = load_config(config)
+        queue = DeadLetterQueue.for_sync(sync)
+        if reveal:
+            letters = queue.read()
+            DenialAudit(sync).record(
+                "dead_letters.revealed",
+                actor=caller.username,
+                target=str(queue.path),
+                details={"letters": len(letters)},
+                always=True,
+            )
+        else:
+            letters = queue.read_masked()
     except ApilinkError as exc:
         raise _fail(exc) from None
-    if as_json:
+    if as_json or reveal:
         for letter in letters:
             sys.stdout.write(json.dumps(letter.__dict__, sort_keys=True, default=str) + "\n")
         return
