@@ -77,6 +77,26 @@ def _head_mac(key: bytes, count: int, mac: str) -> str:
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
+class DuplicateKey(ValueError):
+    """A JSON object names the same key twice."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise DuplicateKey(key)
+        found[key] = value
+    return found
+
+
+def _parse(raw: str | bytes) -> Any:
+    """A JSON line, refusing an object that names a key twice: parsers disagree on which one
+    counts (Python keeps the last, others the first), so such a line could verify while a reader
+    sees another actor."""
+    return json.loads(raw, object_pairs_hook=_unique_keys)
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -175,7 +195,7 @@ class AuditLog:
             count, mac = 0, GENESIS
         else:
             try:
-                entry = json.loads(last)
+                entry = _parse(last)
                 count, mac = int(entry["seq"]), str(entry["mac"])
             except (ValueError, KeyError, TypeError):
                 raise AuditTampered(
@@ -230,7 +250,7 @@ def _last_line(path: Path) -> str | None:
 
 def _read_head(log_path: Path, key: bytes) -> tuple[int, str] | None:
     try:
-        data = json.loads(head_path_for(log_path).read_text(encoding="ascii"))
+        data = _parse(head_path_for(log_path).read_text(encoding="ascii"))
         count, mac, head_mac = int(data["count"]), str(data["mac"]), str(data["head_mac"])
     except FileNotFoundError:
         return None
@@ -262,7 +282,16 @@ def verify(path: str | os.PathLike[str], key: bytes) -> int:
     if log.exists():
         for number, raw in _lines(log):
             try:
-                entry = json.loads(raw)
+                entry = _parse(raw)
+            except DuplicateKey as exc:
+                raise AuditTampered(
+                    f"line {number}: the key {str(exc)!r} appears twice (a reader could see "
+                    "another value than the one the MAC covers)",
+                    line=number,
+                ) from None
+            except ValueError:
+                raise AuditTampered(f"line {number}: not an audit record", line=number) from None
+            try:
                 mac = entry.pop("mac")
             except (ValueError, KeyError, TypeError, AttributeError):
                 raise AuditTampered(f"line {number}: not an audit record", line=number) from None
@@ -301,6 +330,10 @@ def verify(path: str | os.PathLike[str], key: bytes) -> int:
 
 
 def read_events(path: str | os.PathLike[str], *, tail: int | None = None) -> list[dict[str, Any]]:
-    """The events in the log (the last ``tail`` of them when given), unverified."""
-    events = [json.loads(raw) for _, raw in _lines(Path(path)) if raw.strip()]
+    """The events in the log (the last ``tail`` of them when given), unverified.
+
+    Raises:
+        ValueError: a line that is not JSON, or names a key twice.
+    """
+    events = [_parse(raw) for _, raw in _lines(Path(path)) if raw.strip()]
     return events[-tail:] if tail is not None and tail >= 0 else events

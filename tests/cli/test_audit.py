@@ -65,3 +65,25 @@ def test_show_and_tail(log_path: Path) -> None:
     assert result.exit_code == 0 and result.output.count("access.denied") == 4
     result = runner.invoke(app, ["show", str(log_path), "--tail", "1"])
     assert result.output.count("access.denied") == 1 and "user3" in result.output
+
+
+@pytest.mark.parametrize("where", ["top", "details"])
+def test_verify_rejects_a_duplicated_key_naming_the_line(log_path: Path, where: str) -> None:
+    """Route: the CLI. A line whose MAC covers ``"actor":"user3"`` but that first says
+    ``"actor":"mallory"`` (what a first-key-wins reader shows) is refused, naming the line."""
+    lines = log_path.read_text().splitlines(keepends=True)
+    if where == "top":
+        forged = lines[3].replace('{"action"', '{"actor": "mallory", "action"', 1)
+        key = "actor"
+    else:
+        forged = lines[3].replace('"details": {}', '"details": {"x": 1, "x": 1}', 1)
+        key = "x"
+    assert forged != lines[3]
+    log_path.write_text("".join([*lines[:3], forged]))
+
+    result = runner.invoke(app, ["verify", str(log_path)])
+
+    assert result.exit_code == 1
+    assert f"line 4: the key '{key}' appears twice" in result.output
+    shown = runner.invoke(app, ["show", str(log_path)])
+    assert shown.exit_code == 1 and "mallory" not in shown.output
