@@ -23,7 +23,9 @@ ApilinkError
 │   └── PaginationError         a paginator that would loop or read nonsense
 ├── ValidationFailed            more invalid rows than `max_invalid_ratio` allows
 ├── RunDeadlinePassed           the run's `max_duration` passed before the source was read
-└── AuditTampered               `apilink audit verify` found an edited, deleted or moved line
+├── AuditTampered               `apilink audit verify` found an edited, deleted or moved line,
+│                               or a log rolled back or replaced behind its Prefect anchors
+└── AuditAnchorUnavailable      `apilink audit verify --prefect` could not read the anchors
 ```
 
 Messages never contain a secret value: they name the key, the endpoint or the store path.
@@ -34,6 +36,7 @@ from __future__ import annotations
 __all__ = [
     "AccessDenied",
     "ApilinkError",
+    "AuditAnchorUnavailable",
     "AuditTampered",
     "AuthError",
     "ConfigError",
@@ -189,3 +192,8 @@ class AuditTampered(ApilinkError):
     def __init__(self, message: str, *, line: int):
         self.line = line
         super().__init__(message)
+
+
+class AuditAnchorUnavailable(ApilinkError):
+    """The Prefect server that holds the audit anchors could not be read (verification fails
+    closed: no answer is never taken for "nothing anchored")."""

@@ -10,6 +10,11 @@ Each hook calls ``factory(flow_run.parameters)`` to find the audit log (the defa
 :func:`audit_from_parameters`, loads the sync config from ``config_path`` or ``config`` and
 returns ``None`` when ``logging.security_audit`` is off). Prefect events are emitted either way,
 so the UI shows every run and every denial.
+
+An event whose line went to an audit log carries that line's anchor (chain, ``seq``, chain MAC
+and a tag made with the audit key) in ``payload["audit"]``, and the chain as a related resource:
+a copy of the chain head out of reach of whoever can write the log, which ``apilink audit verify
+--prefect`` reads back to catch a rolled back or wiped log (see :mod:`apilink.audit.anchor`).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from prefect.events import emit_event
 from prefect.flows import FlowStateHook
 
 from apilink.audit import AuditLog, AuditSink, open_audit_log
+from apilink.audit.anchor import Anchored, chain_resource
 from apilink.config import load_config, parse_config
 from apilink.redaction import Redactor
 
@@ -103,16 +109,19 @@ class PrefectAuditSink:
                 "run_id": run_id,
                 "details": self._redactor.data(dict(details or {})),
             }
-        related = (
-            [
+        related: list[dict[str, str]] = []
+        if run_id:
+            related.append(
                 {
                     "prefect.resource.id": f"prefect.flow-run.{run_id}",
                     "prefect.resource.role": "flow-run",
                 }
-            ]
-            if run_id
-            else None
-        )
+            )
+        payload = {key: line[key] for key in ("target", "outcome", "details") if key in line}
+        anchor = self.audit.anchor(line) if isinstance(self.audit, Anchored) else None
+        if anchor is not None:
+            payload["audit"] = anchor.payload()
+            related.append(chain_resource(anchor.chain))
         try:
             self._emit(
                 event=f"apilink.{action}",
@@ -120,8 +129,8 @@ class PrefectAuditSink:
                     "prefect.resource.id": f"apilink.principal.{line['actor']}",
                     "prefect.resource.name": str(line["actor"]),
                 },
-                related=related,
-                payload={key: line[key] for key in ("target", "outcome", "details") if key in line},
+                related=related or None,
+                payload=payload,
             )
         except Exception:  # the audit file is the record; a lost event must not stop a run
             _log.warning("could not emit Prefect event apilink.%s", action, exc_info=True)

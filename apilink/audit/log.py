@@ -13,9 +13,11 @@ verify, or a missing head beside a non-empty log. A head one line behind the log
 the append and the head write) is accepted: the extra lines carry valid MACs, which only the key
 holder can make.
 
-What it cannot see: someone holding the key, or someone who restores an *older* log together
-with its matching older head. The same events also go to Prefect (see ``tasks/audit.py``), a copy
-out of the writer's reach. Writers append under ``<log>.lock``, so concurrent processes keep one
+What the file alone cannot show: someone holding the key, or someone who restores an *older*
+log together with its matching older head, or wipes both and starts again. For those, the
+events that go to Prefect (see ``tasks/audit.py``) carry each line's ``seq`` and MAC, out of the
+writer's reach, and ``apilink audit verify --prefect`` holds the log against them (see
+:mod:`apilink.audit.anchor`). Writers append under ``<log>.lock``, so concurrent processes keep one
 chain. Details are redacted before they are written.
 """
 
@@ -33,11 +35,20 @@ from typing import Any, Protocol
 
 from filelock import FileLock
 
+from apilink.audit.anchor import Anchor, anchor_for, chain_id
 from apilink.audit.key import load_audit_key
 from apilink.errors import AuditTampered
 from apilink.redaction import DEFAULT_FILTER_FIELDS, Redactor
 
-__all__ = ["GENESIS", "AuditLog", "AuditSink", "head_path_for", "read_events", "verify"]
+__all__ = [
+    "GENESIS",
+    "AuditLog",
+    "AuditSink",
+    "chain_macs",
+    "head_path_for",
+    "read_events",
+    "verify",
+]
 
 GENESIS = "0" * 64
 """The MAC the first line chains from."""
@@ -132,6 +143,15 @@ class AuditLog:
 
     def __repr__(self) -> str:
         return f"AuditLog({str(self.path)!r})"
+
+    @property
+    def chain(self) -> str:
+        """The name of this log's chain in its Prefect anchors."""
+        return chain_id(self._key, self.path)
+
+    def anchor(self, line: Mapping[str, Any]) -> Anchor | None:
+        """The Prefect anchor of a ``line`` this log wrote (see :mod:`apilink.audit.anchor`)."""
+        return anchor_for(self._key, self.chain, line)
 
     @classmethod
     def open(
@@ -274,6 +294,17 @@ def verify(path: str | os.PathLike[str], key: bytes) -> int:
             with ``line K:`` and says what is wrong.
         FileNotFoundError: neither the log nor its head exists.
     """
+    return len(chain_macs(path, key))
+
+
+def chain_macs(path: str | os.PathLike[str], key: bytes) -> list[str]:
+    """Check the whole chain of the log at ``path``; returns each line's MAC, in order.
+
+    Raises:
+        AuditTampered: ``line`` is the first line that does not verify; the message starts
+            with ``line K:`` and says what is wrong.
+        FileNotFoundError: neither the log nor its head exists.
+    """
     log = Path(path)
     if not log.exists() and not head_path_for(log).exists():
         raise FileNotFoundError(str(log))
@@ -316,7 +347,7 @@ def verify(path: str | os.PathLike[str], key: bytes) -> int:
                 "unseen",
                 line=count,
             )
-        return 0
+        return macs
     head_count, head_mac = head
     if head_count > count:
         raise AuditTampered(
@@ -326,7 +357,7 @@ def verify(path: str | os.PathLike[str], key: bytes) -> int:
         )
     if head_count and not hmac.compare_digest(macs[head_count - 1], head_mac):
         raise AuditTampered(f"line {head_count}: does not match the head", line=head_count)
-    return count
+    return macs
 
 
 def read_events(path: str | os.PathLike[str], *, tail: int | None = None) -> list[dict[str, Any]]:

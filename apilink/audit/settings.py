@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from apilink.audit.anchor import Anchor
 from apilink.audit.log import AuditLog
 from apilink.config.models import LoggingConfig, SyncConfig
 from apilink.redaction import Redactor, secret_values
@@ -135,6 +136,7 @@ class DenialAudit:
             full = open_audit_log(config, env=env, run_id=run_id)
         self.full = full
         self._denials: AuditLog | None = None
+        self._last: AuditLog | None = None
         self.redactor = (
             self.full.redactor
             if self.full is not None
@@ -194,4 +196,9 @@ class DenialAudit:
                 run_id=run_id,
                 details=details,
             )
+            self._last = log
         return line
+
+    def anchor(self, line: Mapping[str, Any]) -> Anchor | None:
+        """The Prefect anchor of the line written last (the operator's file for a denial)."""
+        return self._last.anchor(line) if self._last is not None else None

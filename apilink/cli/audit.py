@@ -1,4 +1,10 @@
-"""`apilink audit ...`: verify and read the tamper-evident audit log."""
+"""`apilink audit ...`: verify and read the tamper-evident audit log.
+
+``verify --prefect`` also holds the log against the anchors its lines left in Prefect events
+(:mod:`apilink.audit.anchor`), which catches a log rolled back, or wiped and restarted, together
+with its head. Trusted: the operator running it (the audit key, the Prefect API address). Not
+trusted: whoever can write the log and its head, or add events through the Prefect API.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,11 @@ from typing import Annotated
 
 import typer
 
-from apilink.audit import AuditKeyError, load_audit_key, read_events, verify
+from apilink.audit import AuditKeyError, load_audit_key, read_events
+from apilink.audit.anchor import AnchorReport, chain_id, check_anchors, read_anchors
+from apilink.audit.log import chain_macs
 from apilink.cli.guard import require
-from apilink.errors import AccessDenied, AuditTampered
+from apilink.errors import AccessDenied, AuditAnchorUnavailable, AuditTampered
 from apilink.rbac import Permission
 
 __all__ = ["app"]
@@ -19,22 +27,63 @@ app = typer.Typer(help="Verify and read the audit log.", no_args_is_help=True)
 
 
 @app.command("verify")
-def verify_command(file: Path) -> None:
+def verify_command(
+    file: Path,
+    prefect: Annotated[
+        bool,
+        typer.Option(
+            "--prefect",
+            help="Also hold the log against the anchors its events left in Prefect (catches a "
+            "log rolled back or wiped together with its head).",
+        ),
+    ] = False,
+    prefect_url: Annotated[
+        str | None,
+        typer.Option(
+            "--prefect-url",
+            help="The Prefect API to read the anchors from (default: PREFECT_API_URL / profile).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
     """Check the HMAC chain of FILE (key from APILINK_AUDIT_KEY or FILE.key).
 
-    Exit 0 and "N lines verified", or exit 1 and "line K: ..." for the first bad line.
+    Exit 0 and "N lines verified", or exit 1 and "line K: ..." for the first bad line. With
+    --prefect, exit 2 when the Prefect server cannot be read: the check fails closed.
     """
     try:
         require(Permission.VIEW_LOGS)
         key = load_audit_key(file, create=False)
-        count = verify(file, key)
+        macs = chain_macs(file, key)
+        report = _check_prefect(file, key, macs, prefect_url) if prefect else None
     except AuditTampered as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
-    except (AuditKeyError, AccessDenied, FileNotFoundError) as exc:
+    except (AuditKeyError, AccessDenied, AuditAnchorUnavailable, FileNotFoundError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(f"{count} lines verified")
+    typer.echo(f"{len(macs)} lines verified" + (f"; {report.summary()}" if report else ""))
+
+
+def _check_prefect(
+    file: Path, key: bytes, macs: list[str], prefect_url: str | None
+) -> AnchorReport:
+    from prefect.settings import get_current_settings
+
+    api = get_current_settings().api
+    url = prefect_url or api.url
+    if not url:
+        raise AuditAnchorUnavailable(
+            "--prefect needs a Prefect API: set PREFECT_API_URL or pass --prefect-url"
+        )
+    chain = chain_id(key, file)
+    anchors = read_anchors(
+        url,
+        chain,
+        api_key=api.key.get_secret_value() if api.key else None,
+        auth_string=api.auth_string.get_secret_value() if api.auth_string else None,
+    )
+    return check_anchors(macs, anchors, key=key, chain=chain)
 
 
 @app.command("show")

@@ -46,6 +46,39 @@ def test_emit_failure_does_not_lose_the_audit_line(tmp_path: Path) -> None:
     assert verify(log.path, KEY) == 1
 
 
+@pytest.mark.parametrize("wrapped", ["log", "denial_audit"])
+def test_each_emitted_event_carries_its_lines_anchor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wrapped: str
+) -> None:
+    from apilink.audit.anchor import chain_id, parse_anchor
+    from apilink.audit.settings import DenialAudit
+
+    monkeypatch.setenv("APILINK_AUDIT_FILE", str(tmp_path / "a.log"))
+    monkeypatch.setenv("APILINK_AUDIT_KEY", KEY.decode())
+    emitted: list[dict[str, Any]] = []
+    audit = AuditLog(tmp_path / "a.log", KEY) if wrapped == "log" else DenialAudit()
+    sink = PrefectAuditSink(audit, run_id="r1", emit=lambda **kw: emitted.append(kw))
+    sink.record("access.denied", actor="eve", target="run_sync", outcome="denied")
+    sink.record("access.denied", actor="eve", target="run_sync", outcome="denied")
+
+    lines = read_events(tmp_path / "a.log")
+    chain = chain_id(KEY, tmp_path / "a.log")
+    for event, line in zip(emitted, lines, strict=True):
+        anchor = parse_anchor(event["payload"])
+        assert anchor is not None
+        assert (anchor.chain, anchor.seq, anchor.mac) == (chain, line["seq"], line["mac"])
+        assert {
+            "prefect.resource.id": f"apilink.audit-chain.{chain}",
+            "prefect.resource.role": "audit-chain",
+        } in event["related"]
+
+
+def test_an_event_with_no_audit_line_has_no_anchor() -> None:
+    emitted: list[dict[str, Any]] = []
+    PrefectAuditSink(None, emit=lambda **kw: emitted.append(kw)).record("run.started", actor="x")
+    assert "audit" not in emitted[0]["payload"] and emitted[0]["related"] is None
+
+
 def test_audit_from_parameters_follows_security_audit(tmp_path: Path) -> None:
     config: dict[str, Any] = {
         "source": {"base_url": "http://127.0.0.1:1", "endpoints": {"a": {"path": "/a"}}},
