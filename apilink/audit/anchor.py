@@ -211,7 +211,7 @@ def read_anchors(
 
 
 def _pages(client: Any, event_filter: Any) -> Iterator[Anchor]:
-    page = client.read_events(filter=event_filter, limit=200)
+    page = client.read_events(filter=event_filter, limit=50)  # the most the API allows
     while True:
         for event in page.events:
             anchor = parse_anchor(event.payload)
