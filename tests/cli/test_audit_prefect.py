@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from apilink.audit import AuditLog
 from apilink.audit.anchor import Anchor, chain_id, read_anchors
 from apilink.audit.log import head_path_for
 from apilink.cli import app
@@ -38,44 +39,56 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 AUDIT_KEY = "operator-audit-key-for-the-anchor-test-0123456789"
 runner = CliRunner()
 
-# Two flow runs of a flow carrying the real audit hooks; each run writes run.started and
-# run.completed to the config's audit log and emits both, anchored, to the server.
-PROBE = """
-import sys
+# One process per test, doing its steps in order (a process start costs seconds here):
+#   runs:N   N flow runs of a flow carrying the real audit hooks; each writes run.started and
+#            run.completed to the config's audit log and emits both, anchored, to the server
+#   denials:N  N denials through PrefectAuditSink, the sink the flow's access guard records
+#            into, outside any flow
+#   save     copy the log and its head aside; restore: put that copy back (a rollback)
+#   wipe     delete the log and its head
+#   forge    emit an event naming the chain with a made-up anchor (anyone with API access)
+SCRIPT = """
+import shutil, sys
+from pathlib import Path
 from prefect import flow
-from tasks.audit import audit_hooks
+from prefect.events import emit_event
+from apilink.audit import AuditLog
+from apilink.audit.anchor import Anchor, chain_resource
+from tasks.audit import PrefectAuditSink, audit_hooks
 
 @flow(name="audit-anchor-probe", **audit_hooks())
 def probe(config_path: str) -> None:
     return None
 
-for _ in range(int(sys.argv[2])):
-    probe(config_path=sys.argv[1])
-"""
-
-FORGE = """
-import sys
-from prefect.events import emit_event
-from apilink.audit.anchor import Anchor, chain_resource
-
-chain = sys.argv[1]
-emit_event(
-    event="apilink.access.denied",
-    resource={"prefect.resource.id": "apilink.principal.mallory"},
-    related=[chain_resource(chain)],
-    payload={"audit": Anchor(chain, 99, "f" * 64, "0" * 64).payload()},
-)
-"""
-
-# The sink the flow's access guard records into, outside any flow: more anchors than one page.
-MANY = """
-import sys
-from apilink.audit import AuditLog
-from tasks.audit import PrefectAuditSink
-
-sink = PrefectAuditSink(AuditLog.open(sys.argv[1]))
-for index in range(int(sys.argv[2])):
-    sink.record("access.denied", actor=f"user{index}", target="run_sync", outcome="denied")
+config, log = sys.argv[1], Path(sys.argv[2])
+head, saved = Path(f"{log}.head"), log.with_name("saved")
+for step in sys.argv[3:]:
+    name, _, count = step.partition(":")
+    if name == "runs":
+        for _ in range(int(count)):
+            probe(config_path=config)
+    elif name == "denials":
+        sink = PrefectAuditSink(AuditLog.open(log))
+        for index in range(int(count)):
+            sink.record("access.denied", actor=f"user{index}", target="run_sync", outcome="denied")
+    elif name == "save":
+        saved.mkdir()
+        shutil.copy(log, saved / "log")
+        shutil.copy(head, saved / "head")
+    elif name == "restore":
+        shutil.copy(saved / "log", log)
+        shutil.copy(saved / "head", head)
+    elif name == "wipe":
+        log.unlink()
+        head.unlink()
+    elif name == "forge":
+        chain = AuditLog.open(log).chain
+        emit_event(
+            event="apilink.access.denied",
+            resource={"prefect.resource.id": "apilink.principal.mallory"},
+            related=[chain_resource(chain)],
+            payload={"audit": Anchor(chain, 99, "f" * 64, "0" * 64).payload()},
+        )
 """
 
 
@@ -93,7 +106,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
         process = subprocess.Popen(
             [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
             cwd=folder,
-            env=running.env(),
+            # events are stored in batches; a short interval keeps the waits below short
+            env=running.env(PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL="0.5"),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -123,9 +137,11 @@ def _config(tmp_path: Path) -> tuple[Path, Path]:
     return config, log
 
 
-def _python(server: PrefectServer, script: str, *args: str) -> None:
+def _steps(server: PrefectServer, tmp_path: Path, *steps: str) -> Path:
+    """Run ``steps`` (see SCRIPT) in one process against ``server``; returns the log."""
+    config, log = _config(tmp_path)
     done = subprocess.run(
-        [sys.executable, "-c", script, *args],
+        [sys.executable, "-c", SCRIPT, str(config), str(log), *steps],
         cwd=REPO,
         env=server.env(APILINK_AUDIT_KEY=AUDIT_KEY),
         capture_output=True,
@@ -134,10 +150,7 @@ def _python(server: PrefectServer, script: str, *args: str) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-4000:]
-
-
-def _runs(server: PrefectServer, config: Path, count: int) -> None:
-    _python(server, PROBE, str(config), str(count))
+    return log
 
 
 def _anchors(server: PrefectServer, log: Path, count: int) -> list[Anchor]:
@@ -161,12 +174,8 @@ def _verify(log: Path, server: PrefectServer | None = None) -> tuple[int, str]:
 
 
 def test_a_log_that_matches_its_anchors_verifies(server: PrefectServer, tmp_path: Path) -> None:
-    config, log = _config(tmp_path)
-    _runs(server, config, 2)
-    _anchors(server, log, 4)
-    # anyone with Prefect API access may add an event naming the chain: it carries no valid tag
-    _python(server, FORGE, chain_id(AUDIT_KEY.encode(), log))
-    _anchors(server, log, 5)
+    log = _steps(server, tmp_path, "runs:2", "forge")
+    _anchors(server, log, 5)  # four lines, and one event anyone with Prefect API access added
 
     code, output = _verify(log, server)
 
@@ -178,14 +187,8 @@ def test_a_log_that_matches_its_anchors_verifies(server: PrefectServer, tmp_path
 def test_an_older_log_restored_with_its_head_is_caught(
     server: PrefectServer, tmp_path: Path
 ) -> None:
-    config, log = _config(tmp_path)
-    _runs(server, config, 1)
-    shutil.copy(log, tmp_path / "old.log")
-    shutil.copy(head_path_for(log), tmp_path / "old.head")
-    _runs(server, config, 2)
+    log = _steps(server, tmp_path, "runs:1", "save", "runs:2", "restore")
     _anchors(server, log, 6)
-    shutil.copy(tmp_path / "old.log", log)
-    shutil.copy(tmp_path / "old.head", head_path_for(log))
 
     assert _verify(log) == (0, "2 lines verified\n")  # the file and its head see nothing
     code, output = _verify(log, server)
@@ -197,12 +200,7 @@ def test_an_older_log_restored_with_its_head_is_caught(
 def test_a_log_and_head_wiped_and_restarted_is_caught(
     server: PrefectServer, tmp_path: Path
 ) -> None:
-    config, log = _config(tmp_path)
-    _runs(server, config, 2)
-    _anchors(server, log, 4)
-    log.unlink()
-    head_path_for(log).unlink()
-    _runs(server, config, 1)
+    log = _steps(server, tmp_path, "runs:2", "wipe", "runs:1")
     _anchors(server, log, 6)
 
     assert _verify(log) == (0, "2 lines verified\n")
@@ -212,9 +210,27 @@ def test_a_log_and_head_wiped_and_restarted_is_caught(
     assert "line 1: is not the line Prefect holds an anchor for" in output
 
 
+def test_anchors_are_read_past_the_first_page(server: PrefectServer, tmp_path: Path) -> None:
+    # the API returns at most 50 events a page
+    log = _steps(server, tmp_path, "denials:55", "save", "denials:3")
+    _anchors(server, log, 58)
+    assert _verify(log, server) == (
+        0,
+        "58 lines verified; 58 anchored in Prefect and matching (up to line 58)\n",
+    )
+    saved = log.with_name("saved")  # then the rollback, as in the test above
+    shutil.copy(saved / "log", log)
+    shutil.copy(saved / "head", head_path_for(log))
+
+    code, output = _verify(log, server)
+
+    assert code == 1
+    assert "line 56: missing; Prefect holds an anchor for line 58" in output
+
+
 def test_an_unreadable_prefect_server_fails_closed(server: PrefectServer, tmp_path: Path) -> None:
-    config, log = _config(tmp_path)
-    _runs(server, config, 1)
+    _, log = _config(tmp_path)
+    AuditLog.open(log).record("access.denied", actor="eve", outcome="denied")
     closed = f"http://127.0.0.1:{free_port()}/api"
 
     result = runner.invoke(app, ["audit", "verify", str(log), "--prefect", "--prefect-url", closed])
@@ -236,23 +252,3 @@ def test_an_unreadable_prefect_server_fails_closed(server: PrefectServer, tmp_pa
     )
     assert done.returncode == 2, done.stdout + done.stderr
     assert "--prefect needs a Prefect API: set PREFECT_API_URL" in done.stderr
-
-
-def test_anchors_are_read_past_the_first_page(server: PrefectServer, tmp_path: Path) -> None:
-    log = tmp_path / "audit.log"
-    _python(server, MANY, str(log), "55")  # the API returns at most 50 events a page
-    shutil.copy(log, tmp_path / "old.log")
-    shutil.copy(head_path_for(log), tmp_path / "old.head")
-    _python(server, MANY, str(log), "3")
-    _anchors(server, log, 58)
-    assert _verify(log, server) == (
-        0,
-        "58 lines verified; 58 anchored in Prefect and matching (up to line 58)\n",
-    )
-    shutil.copy(tmp_path / "old.log", log)
-    shutil.copy(tmp_path / "old.head", head_path_for(log))
-
-    code, output = _verify(log, server)
-
-    assert code == 1
-    assert "line 56: missing; Prefect holds an anchor for line 58" in output
