@@ -145,3 +145,18 @@ def test_cli_list_and_retry_keep_what_still_fails(
     text = queue.path.read_text()
     assert apis.token not in text and "Bearer" not in text
     assert sorted(r["external_id"] for r in apis.target.records) == [1, 2]
+
+
+def test_read_masked_shows_no_sealed_value_and_needs_no_key(tmp_path: Path) -> None:
+    queue = DeadLetterQueue(tmp_path / "s.dead-letter.jsonl")
+    secret = {"external_id": 9, "password": "pw-canary", "nested": [{"token": "tok-canary"}]}
+    queue.append([letter(9, record=secret)])
+    Path(f"{queue.path}.key").unlink()  # the masked view never opens the key
+
+    (shown,) = queue.read_masked()
+
+    assert shown.record == {
+        "external_id": 9,
+        "password": "**********",
+        "nested": [{"token": "**********"}],
+    }
