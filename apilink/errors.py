@@ -23,9 +23,8 @@ ApilinkError
 │   └── PaginationError         a paginator that would loop or read nonsense
 ├── ValidationFailed            more invalid rows than `max_invalid_ratio` allows
 ├── RunDeadlinePassed           the run's `max_duration` passed before the source was read
-├── AuditTampered               `apilink audit verify` found an edited, deleted or moved line,
-│                               or a log rolled back or replaced behind its Prefect anchors
-└── AuditAnchorUnavailable      `apilink audit verify --prefect` could not read the anchors
+├── AuditAnchorUnavailable      `apilink audit verify --prefect` could not read the anchors
+└── AuditTampered               `apilink audit verify` found an edited, deleted or moved line
 ```
 
 Messages never contain a secret value: they name the key, the endpoint or the store path.
@@ -182,8 +181,14 @@ class ValidationFailed(ApilinkError):
     """More rows failed validation than ``max_invalid_ratio`` allows."""
 
 
+class AuditAnchorUnavailable(ApilinkError):
+    """The Prefect server that holds the audit anchors could not be read (verification fails
+    closed: no answer is never taken for "nothing anchored")."""
+
+
 class AuditTampered(ApilinkError):
-    """The audit chain is broken.
+    """The audit chain is broken (also: a log rolled back or replaced behind its Prefect
+    anchors, see :mod:`apilink.audit.anchor`).
 
     Attributes:
         line: the 1-based number of the first line that does not verify.
@@ -192,8 +197,3 @@ class AuditTampered(ApilinkError):
     def __init__(self, message: str, *, line: int):
         self.line = line
         super().__init__(message)
-
-
-class AuditAnchorUnavailable(ApilinkError):
-    """The Prefect server that holds the audit anchors could not be read (verification fails
-    closed: no answer is never taken for "nothing anchored")."""
