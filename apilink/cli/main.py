@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from apilink.cli import audit, auth, credentials, dlq, users
+from apilink.cli import schema as schema_command
 from apilink.cli.guard import require
 from apilink.config import load_config
 from apilink.errors import AccessDenied, ApilinkError, ConfigError
@@ -29,6 +30,28 @@ app.add_typer(users.app, name="users")
 app.add_typer(audit.app, name="audit")
 app.add_typer(auth.app, name="auth")
 app.add_typer(dlq.app, name="dlq")
+app.command(name="schema")(schema_command.schema)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from apilink import __version__
+
+        typer.echo(f"apilink {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Link REST APIs securely: extract, validate, map and load, as Prefect flows."""
+
 
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="The sync config (YAML).", show_default=False)
