@@ -93,8 +93,9 @@ def _section(name: str, where: str, node: dict[str, Any], defs: dict[str, Any], 
         lines += _table(node, defs)
     for option in node.get("anyOf", []):
         if "properties" in option:
-            lines += [f"{'#' * (level + 1)} {option.get('title', name)}", ""]
-            if option.get("description"):
+            if option.get("title", name) != title:
+                lines += [f"{'#' * (level + 1)} {option['title']}", ""]
+            if option.get("description") and option["description"] != node.get("description"):
                 lines += [_one_line(option["description"]), ""]
             lines += _table(option, defs)
         elif "$ref" not in option:

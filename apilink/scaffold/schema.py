@@ -55,6 +55,7 @@ def config_schema() -> dict[str, Any]:
     _accept_shorthands(defs)
     for definition in [schema, *defs.values()]:
         _allow_placeholders(definition)
+        _drop_attribute_sections(definition)
     schema["title"] = "apilink sync config"
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
 
@@ -240,3 +241,11 @@ def _allow_placeholders(node: Any) -> None:
             else:
                 flattened.append(option)
         node["anyOf"] = flattened
+
+
+def _drop_attribute_sections(node: dict[str, Any]) -> None:
+    """Keep a model's summary; its ``Attributes:`` section is already on each property."""
+    for variant in [node, *node.get("anyOf", [])]:
+        text = variant.get("description")
+        if isinstance(text, str) and "Attributes:" in text:
+            variant["description"] = text.split("Attributes:")[0].strip()
