@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from apilink.cli import audit, auth, credentials, dlq, users
+from apilink.cli import init as init_command
 from apilink.cli import schema as schema_command
 from apilink.cli.guard import require
 from apilink.config import load_config
@@ -31,6 +32,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(auth.app, name="auth")
 app.add_typer(dlq.app, name="dlq")
 app.command(name="schema")(schema_command.schema)
+app.command(name="init")(init_command.init)
 
 
 def _print_version(value: bool) -> None:
