@@ -71,13 +71,13 @@ class ConfigDraft:
         for side in (self.source, self.target):
             if side.base_url.startswith("${"):
                 names.append(side.base_url[2:-1])
-            if side.auth is not None:
-                names.extend(side.auth.secrets.values())
+            if side.auth is not None:  # in the order the file holds them
                 names.extend(
                     v[2:-1]
                     for v in side.auth.settings.values()
                     if isinstance(v, str) and v.startswith("${")
                 )
+                names.extend(side.auth.secrets.values())
         return list(dict.fromkeys(names))
 
 

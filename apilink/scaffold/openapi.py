@@ -298,7 +298,7 @@ def _pagination(
         return None, ["No pagination parameters in the document: the endpoint is read as one page."]
     if "x-total-count" in headers:
         options["total_header"] = "X-Total-Count"
-    elif total := next((fields[f] for f in _TOTAL_FIELDS if f in fields), None):
+    elif total := next((fields[f] for f in fields if f.rsplit(".", 1)[-1] in _TOTAL_FIELDS), None):
         options["total_path"] = total
     return options, [f"Pagination `{options['type']}` guessed from the document; check it."]
 
