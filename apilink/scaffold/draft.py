@@ -9,6 +9,8 @@ the models (each variable set to a stand-in), so ``init`` never writes a config 
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,9 +83,26 @@ class ConfigDraft:
         return list(dict.fromkeys(names))
 
 
+_PLAIN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./{}@+-]*$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+
+
 def _scalar(value: Any) -> str:
-    text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
-    return text.removesuffix("\n...").removesuffix("...").strip()
+    """One YAML scalar on one line: plain when harmless, else a JSON (double-quoted) string.
+
+    Names and URLs come from OpenAPI documents, input from outside: quoting them this way
+    keeps a newline or a ``}`` in a property name from adding keys to the config.
+    """
+    if isinstance(value, str):
+        if _PLAIN.match(value) and yaml.safe_load(value) == value:
+            return value
+        return json.dumps(value)
+    return json.dumps(value)
+
+
+def _comment(text: str) -> str:
+    """A comment line: control characters (a newline would end the comment) become spaces."""
+    return "# " + _CONTROL.sub(" ", text)
 
 
 def _mapping(value: dict[str, Any]) -> str:
@@ -95,10 +114,10 @@ def render(draft: ConfigDraft) -> str:
     lines = [
         "# yaml-language-server: $schema=./apilink.schema.json",
         "# Written by `apilink init`; every key is described in docs/config.md.",
-        *(f"# {line}" for line in draft.header),
+        *(_comment(line) for line in draft.header),
     ]
     if draft.variables:
-        lines.append("# Set before running: " + ", ".join(draft.variables))
+        lines.append(_comment("Set before running: " + ", ".join(draft.variables)))
     lines.append(f"name: {_scalar(draft.name)}")
     for side in (draft.source, draft.target):
         lines += _side(side)
@@ -112,7 +131,7 @@ def render(draft: ConfigDraft) -> str:
     if not active and draft.fields:
         lines[-1] = "    fields: []  # no field matched by name; uncomment and adjust:"
     for item in draft.fields:
-        note = f"  # {item.note}" if item.note else ""
+        note = f"  {_comment(item.note)}" if item.note else ""
         entry = f"{{source: {_scalar(item.source)}, target: {_scalar(item.target)}}}"
         prefix = "      # - " if item.commented else "      - "
         lines.append(f"{prefix}{entry}{note}")
@@ -127,11 +146,11 @@ def render(draft: ConfigDraft) -> str:
 
 def _side(side: SideDraft) -> list[str]:
     lines = [f"{side.role}:"]
-    lines += [f"  # {comment}" for comment in side.comments]
+    lines += [f"  {_comment(comment)}" for comment in side.comments]
     lines += ["  type: rest", f"  base_url: {_scalar(side.base_url)}"]
     if side.auth is not None:
         if side.auth.comment:
-            lines.append(f"  # {side.auth.comment}")
+            lines.append(f"  {_comment(side.auth.comment)}")
         lines += ["  auth:", f"    type: {side.auth.type}"]
         for key, value in side.auth.settings.items():
             lines.append(f"    {key}: {_scalar(value)}")
