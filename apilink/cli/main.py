@@ -10,6 +10,8 @@ from typing import Annotated, Any
 import typer
 
 from apilink.cli import audit, auth, credentials, dlq, users
+from apilink.cli import init as init_command
+from apilink.cli import schema as schema_command
 from apilink.cli.guard import require
 from apilink.config import load_config
 from apilink.errors import AccessDenied, ApilinkError, ConfigError
@@ -29,6 +31,29 @@ app.add_typer(users.app, name="users")
 app.add_typer(audit.app, name="audit")
 app.add_typer(auth.app, name="auth")
 app.add_typer(dlq.app, name="dlq")
+app.command(name="schema")(schema_command.schema)
+app.command(name="init")(init_command.init)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from apilink import __version__
+
+        typer.echo(f"apilink {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Link REST APIs securely: extract, validate, map and load, as Prefect flows."""
+
 
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="The sync config (YAML).", show_default=False)
@@ -42,15 +67,36 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 @app.command()
-def validate(config: ConfigOption) -> None:
-    """Check a sync config without running it."""
-    try:
-        sync = load_config(config)
-        require(Permission.VIEW_CONFIG, config_path=config)
-    except (ConfigError, AccessDenied) as exc:
-        raise fail(str(exc)) from None
-    pairs = ", ".join(f"{m.source} -> {m.target}" for m in sync.mapping)
-    typer.echo(f"{config}: valid ({pairs})")
+def validate(
+    config: ConfigOption,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print the result (ok, errors, warnings) as one JSON line."),
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option(help="Exit 2 on warnings too (a literal secret, for example).")
+    ] = False,
+) -> None:
+    """Check a sync config without running it; warn about secrets written in plain text."""
+    from apilink.scaffold.checks import check_config_file
+
+    report = check_config_file(config)
+    if report.ok:
+        try:
+            require(Permission.VIEW_CONFIG, config_path=config)
+        except (ConfigError, AccessDenied) as exc:
+            report = type(report)(config=str(config), message=str(exc), errors=[str(exc)])
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_json()) + "\n")
+    else:
+        for warning in report.warnings:
+            typer.echo(f"warning: {warning}", err=True)
+        if report.ok:
+            typer.echo(f"{config}: valid ({', '.join(report.mappings)})")
+    if not report.ok:
+        raise fail(report.message) if not as_json else typer.Exit(2)
+    if strict and report.warnings:
+        raise typer.Exit(2)
 
 
 @app.command()
