@@ -43,9 +43,9 @@ def init(
 ) -> None:
     """Write a commented sync config that `apilink validate` accepts.
 
-    Without --from-openapi it asks for the two APIs. Credentials are never asked for or
-    written: each is a ${VAR} the config names, to set in the environment (or to replace by a
-    secret:// reference).
+    Without --from-openapi it asks for the two APIs.
+
+    Credentials are never asked for nor written: each is a ${VAR} to set (or a secret://).
     """
     from apilink.scaffold.draft import check_draft, render
 

@@ -192,7 +192,7 @@ def test_init_from_two_documents_runs_a_real_sync(
         {"source": "id", "target": "id"},
         {"source": "email", "target": "email"},
     ]  # nickname has no source field: a commented suggestion
-    assert "# - {source: '?', target: nickname}" in out.read_text()
+    assert '# - {source: "?", target: nickname}' in out.read_text()
 
     env = {
         "SOURCE_BASE_URL": demo_apis.source_url,
