@@ -15,7 +15,8 @@ ApilinkError
 │       └── VaultUnreachable
 ├── AuthError                   a token that cannot be acquired or applied
 │   ├── TokenResponseError      a token endpoint answered with something that is not a token
-│   └── ReauthorizationRequired a refresh token was refused: a person must log in again
+│   ├── ReauthorizationRequired a refresh token was refused: a person must log in again
+│   └── CredentialsRefused      the target answered 401 after a token refresh, or 403: run stops
 ├── AccessDenied                RBAC refused a permission
 ├── TransportError              an HTTP exchange that failed for good
 │   ├── InsecureTransport       http:// to a host that is not loopback
@@ -41,6 +42,7 @@ __all__ = [
     "CredentialExpired",
     "CredentialFileError",
     "CredentialNotFound",
+    "CredentialsRefused",
     "DecryptionError",
     "HTTPStatusError",
     "InsecureTransport",
@@ -131,6 +133,23 @@ class TokenResponseError(AuthError):
 
 class ReauthorizationRequired(AuthError):
     """The refresh token was refused (``invalid_grant``); authorize again."""
+
+
+class CredentialsRefused(AuthError):
+    """The target refused the run's credentials: a 401 that a token refresh did not cure, a
+    403, or a token that could not be had. Every further record would fail the same way, so
+    the run stops at once; records not yet acknowledged are sent by a rerun, none is
+    dead-lettered for it.
+
+    Attributes:
+        endpoint: the target endpoint's name in the config.
+        status: the HTTP status (``None`` when no token could be had).
+    """
+
+    def __init__(self, message: str, *, endpoint: str, status: int | None) -> None:
+        self.endpoint = endpoint
+        self.status = status
+        super().__init__(message)
 
 
 class AccessDenied(ApilinkError):

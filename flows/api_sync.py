@@ -21,7 +21,7 @@ from apilink.auth.token import OAuthToken
 from apilink.config import SyncConfig
 from apilink.config.models import MappingConfig
 from apilink.dead_letter import DeadLetterQueue
-from apilink.errors import ApilinkError, ConfigError, ValidationFailed
+from apilink.errors import ApilinkError, ConfigError, CredentialsRefused, ValidationFailed
 from apilink.gc_tuning import fewer_collections
 from apilink.quarantine import QuarantineWriter
 from apilink.redaction import install_redaction, open_log_file, secret_values
@@ -196,6 +196,8 @@ async def api_sync(
                     redactor=redaction.filter.redactor,
                 ) as session:
                     for number, rule in enumerate(rules):
+                        if run.stopped:
+                            break  # the target refused the credentials: no mapping goes on
                         await _sync_mapping(session, rule, number, run)
         finally:
             run.quarantine.close()
@@ -247,6 +249,7 @@ class _Run:
     checkpoint: SyncCheckpoint | None
     dry_run: bool
     summary: SyncSummary = field(default_factory=SyncSummary)
+    stopped: bool = False
 
 
 async def _sync_mapping(session: SyncSession, rule: MappingConfig, number: int, run: _Run) -> None:
@@ -358,6 +361,11 @@ async def _settle(chunk: _InFlight, rule: MappingConfig, number: int, run: _Run)
         summary.errors.append(
             f"{exc}; chunk #{chunk.index} ({len(chunk.records)} records) not loaded"
         )
+        return False
+    except CredentialsRefused as exc:
+        # The run stops; what of the chunk arrived is sent again by a rerun, under its key.
+        summary.errors.append(f"{exc}; chunk #{chunk.index} not acknowledged")
+        run.stopped = True
         return False
     summary.add(counts)
     if run.checkpoint is not None:

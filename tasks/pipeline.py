@@ -27,7 +27,7 @@ from apilink.dead_letter import (
     letters_for_records,
     letters_from_failures,
 )
-from apilink.errors import ValidationFailed
+from apilink.errors import CredentialsRefused, ValidationFailed
 from apilink.extract import PageReader
 from apilink.load import Loader, LoadResult
 from apilink.mapping.mapper import MappingFailure, RecordMapper
@@ -117,7 +117,9 @@ async def process_chunk(
     Records set aside by validation or mapping are written to ``quarantine`` (masked, with
     their reasons). ``check_ratio(checked, invalid)`` runs before anything is loaded; when it
     raises :class:`~apilink.errors.ValidationFailed` the chunk is not loaded and the error
-    propagates (the caller does not count or acknowledge the chunk, so a rerun reads it again).
+    propagates (the caller does not count or acknowledge the chunk, so a rerun reads it again);
+    so does :class:`~apilink.errors.CredentialsRefused`, a target refusing the run's credentials
+    (every record would fail alike, so none is dead-lettered for it).
     Records the target refused are written to ``dead_letters``. When a stage raises, the records
     it held are dead-lettered too (mapped ones with the idempotency keys of the requests they
     were in, so a replay is harmless if some arrived), and the error is returned.
@@ -153,6 +155,8 @@ async def process_chunk(
         return chunk, None
     try:
         delivered = await load_records(loader, mapped)
+    except CredentialsRefused:
+        raise  # systemic: the run stops; nothing is dead-lettered, the chunk not acknowledged
     except Exception as exc:
         return _set_aside(run, chunk, index, dead_letters, mapped, "load", exc)
     chunk.loaded = delivered.loaded
