@@ -214,9 +214,8 @@ def make_faulty_target(target: FaultyTarget) -> Starlette:
         if not hmac.compare_digest(sent.encode(), f"Bearer {target.token}".encode()):
             return JSONResponse({"error": "unauthorized"}, status_code=401)
         with target.lock:
-            forbidden = (
-                target.forbid_after is not None and len(target.stored) >= target.forbid_after
-            )
+            stored = sum(map(len, target.stored.values()))
+            forbidden = target.forbid_after is not None and stored >= target.forbid_after
         if forbidden:
             return JSONResponse({"error": "this key may no longer write"}, status_code=403)
         key = request.headers.get("idempotency-key")
