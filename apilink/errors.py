@@ -21,7 +21,8 @@ ApilinkError
 ├── TransportError              an HTTP exchange that failed for good
 │   ├── InsecureTransport       http:// to a host that is not loopback
 │   ├── HTTPStatusError         a status that retries did not cure
-│   └── PaginationError         a paginator that would loop or read nonsense
+│   ├── PaginationError         a paginator that would loop or read nonsense
+│   └── TargetUnavailable       the target failed transiently for a whole deadline: run stops
 ├── ValidationFailed            more invalid rows than `max_invalid_ratio` allows
 ├── RunDeadlinePassed           the run's `max_duration` passed before the source was read
 └── AuditTampered               `apilink audit verify` found an edited, deleted or moved line
@@ -49,6 +50,7 @@ __all__ = [
     "PaginationError",
     "ReauthorizationRequired",
     "RunDeadlinePassed",
+    "TargetUnavailable",
     "TokenResponseError",
     "TransportError",
     "ValidationFailed",
@@ -185,6 +187,22 @@ class HTTPStatusError(TransportError):
 
 class PaginationError(TransportError):
     """A paginator that would loop (a repeated cursor or URL) or cannot read the page."""
+
+
+class TargetUnavailable(TransportError):
+    """The target answered 429/502/503/504 or could not be reached for a request's whole
+    ``timeout.deadline`` (no ``max_attempts`` set): every further record would wait as long, so
+    the run stops, as for :class:`CredentialsRefused`; a rerun sends what was not acknowledged.
+
+    Attributes:
+        endpoint: the target endpoint's name in the config.
+        status: the last HTTP status (``None`` when no answer came).
+    """
+
+    def __init__(self, message: str, *, endpoint: str, status: int | None) -> None:
+        self.endpoint = endpoint
+        self.status = status
+        super().__init__(message)
 
 
 class RunDeadlinePassed(ApilinkError):

@@ -18,7 +18,11 @@ alone, with the reason naming the field: it is set aside and the rest of its bat
 A target that refuses the run's credentials (a 401 that the auth's token refresh did not cure,
 a 403, a token that cannot be had) raises :class:`~apilink.errors.CredentialsRefused` instead of
 failing the record: every further record would fail the same way, so the run stops, and what
-was not acknowledged is sent by a rerun rather than dead-lettered one by one. Who is trusted:
+was not acknowledged is sent by a rerun rather than dead-lettered one by one. So does a target
+that failed transiently (429, 5xx, unreachable) for a request's whole retry budget
+(:class:`~apilink.errors.TargetUnavailable`): a target that is down costs one deadline, not one
+per record. With ``retry.max_attempts`` set, a request whose attempts run out fails its records
+(dead-lettered) instead. Who is trusted:
 the target is not (its refusal only stops the run; its body is never shown in the error).
 """
 
@@ -37,12 +41,38 @@ from urllib.parse import quote
 import httpx
 
 from apilink.config.models import EndpointConfig
-from apilink.errors import ApilinkError, AuthError, ConfigError, CredentialsRefused, HTTPStatusError
-from apilink.http import RetryPolicy, json_body, raise_for_status, resolve_url, send_with_retry
+from apilink.errors import (
+    ApilinkError,
+    AuthError,
+    ConfigError,
+    CredentialsRefused,
+    HTTPStatusError,
+    TargetUnavailable,
+    TransportError,
+)
+from apilink.http import (
+    DeadlineExceeded,
+    RetryPolicy,
+    json_body,
+    raise_for_status,
+    resolve_url,
+    send_with_retry,
+)
 from apilink.mapping.paths import MISSING, get_path
 from apilink.redaction import Redactor
 
-__all__ = ["DeliveryFailure", "LoadResult", "Loader", "batch_key", "idempotency_key"]
+__all__ = [
+    "STOPS_THE_RUN",
+    "DeliveryFailure",
+    "LoadResult",
+    "Loader",
+    "batch_key",
+    "idempotency_key",
+]
+
+STOPS_THE_RUN = (CredentialsRefused, TargetUnavailable)
+"""What :meth:`Loader.send` raises instead of failing records: every further record would
+fail alike, so the run stops and a rerun sends what was not acknowledged."""
 
 _REASON_LIMIT = 200
 # Statuses that say the credentials, not the record, are refused: the run stops.
@@ -254,6 +284,8 @@ class Loader:
             except AuthError as exc:
                 raise self._refused(None, str(exc)) from None
             except (ApilinkError, httpx.HTTPError) as exc:
+                if type(exc) in (TransportError, DeadlineExceeded) and self._budget_spent(None):
+                    raise self._unavailable(None, str(exc)) from None
                 # The request may or may not have reached the target; the key makes a replay
                 # harmless either way.
                 return 0, failures + self._failed(
@@ -266,8 +298,31 @@ class Loader:
                 raise_for_status(response)
             except HTTPStatusError as exc:
                 raise self._refused(response.status_code, str(exc)) from None
-        reason = f"{response.status_code} {response.reason_phrase}: {response.text}"
-        return 0, failures + self._failed(records, response.status_code, reason, key)
+        status = response.status_code
+        if self.policy.should_retry_status(status, keyed=True) and self._budget_spent(status):
+            what = f"{self.endpoint.method} answered {status} {response.reason_phrase}"
+            raise self._unavailable(status, what)
+        reason = f"{status} {response.reason_phrase}: {response.text}"
+        return 0, failures + self._failed(records, status, reason, key)
+
+    def _budget_spent(self, status: int | None) -> bool:
+        """Whether a request that failed so was tried for its whole deadline (not a count)."""
+        return self.policy.attempt_limit(status) is None
+
+    def _unavailable(self, status: int | None, what: str) -> TargetUnavailable:
+        deadline = self.policy.deadline
+        return TargetUnavailable(
+            _trim(
+                self.redactor.text(
+                    f"target endpoint `{self.name}`: {what}; still failing after the "
+                    f"{deadline:g} s deadline of retries, so the run stops (records not yet "
+                    "acknowledged are sent by a rerun)"
+                ),
+                limit=400,
+            ),
+            endpoint=self.name,
+            status=status,
+        )
 
     def _encode(
         self, records: list[dict[str, Any]], *, split: bool

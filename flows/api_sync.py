@@ -21,8 +21,9 @@ from apilink.auth.token import OAuthToken
 from apilink.config import SyncConfig
 from apilink.config.models import MappingConfig
 from apilink.dead_letter import DeadLetterQueue
-from apilink.errors import ApilinkError, ConfigError, CredentialsRefused, ValidationFailed
+from apilink.errors import ApilinkError, ConfigError, ValidationFailed
 from apilink.gc_tuning import fewer_collections
+from apilink.load import STOPS_THE_RUN
 from apilink.quarantine import QuarantineWriter
 from apilink.redaction import install_redaction, open_log_file, secret_values
 from apilink.session import MappingRun, SyncSession
@@ -197,7 +198,7 @@ async def api_sync(
                 ) as session:
                     for number, rule in enumerate(rules):
                         if run.stopped:
-                            break  # the target refused the credentials: no mapping goes on
+                            break  # the target refuses the credentials or is down
                         await _sync_mapping(session, rule, number, run)
         finally:
             run.quarantine.close()
@@ -362,7 +363,7 @@ async def _settle(chunk: _InFlight, rule: MappingConfig, number: int, run: _Run)
             f"{exc}; chunk #{chunk.index} ({len(chunk.records)} records) not loaded"
         )
         return False
-    except CredentialsRefused as exc:
+    except STOPS_THE_RUN as exc:
         # The run stops; what of the chunk arrived is sent again by a rerun, under its key.
         summary.errors.append(f"{exc}; chunk #{chunk.index} not acknowledged")
         run.stopped = True

@@ -27,9 +27,9 @@ from apilink.dead_letter import (
     letters_for_records,
     letters_from_failures,
 )
-from apilink.errors import CredentialsRefused, ValidationFailed
+from apilink.errors import ValidationFailed
 from apilink.extract import PageReader
-from apilink.load import Loader, LoadResult
+from apilink.load import STOPS_THE_RUN, Loader, LoadResult
 from apilink.mapping.mapper import MappingFailure, RecordMapper
 from apilink.quarantine import QuarantineWriter
 from apilink.session import MappingRun
@@ -118,8 +118,9 @@ async def process_chunk(
     their reasons). ``check_ratio(checked, invalid)`` runs before anything is loaded; when it
     raises :class:`~apilink.errors.ValidationFailed` the chunk is not loaded and the error
     propagates (the caller does not count or acknowledge the chunk, so a rerun reads it again);
-    so does :class:`~apilink.errors.CredentialsRefused`, a target refusing the run's credentials
-    (every record would fail alike, so none is dead-lettered for it).
+    so do :class:`~apilink.errors.CredentialsRefused` (the target refuses the run's
+    credentials) and :class:`~apilink.errors.TargetUnavailable` (it failed for a whole retry
+    deadline): every record would fail alike, so none is dead-lettered for it.
     Records the target refused are written to ``dead_letters``. When a stage raises, the records
     it held are dead-lettered too (mapped ones with the idempotency keys of the requests they
     were in, so a replay is harmless if some arrived), and the error is returned.
@@ -155,7 +156,7 @@ async def process_chunk(
         return chunk, None
     try:
         delivered = await load_records(loader, mapped)
-    except CredentialsRefused:
+    except STOPS_THE_RUN:
         raise  # systemic: the run stops; nothing is dead-lettered, the chunk not acknowledged
     except Exception as exc:
         return _set_aside(run, chunk, index, dead_letters, mapped, "load", exc)

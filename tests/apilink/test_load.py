@@ -17,7 +17,7 @@ from apilink.aiohttp_transport import AiohttpTransport
 from apilink.auth import BearerAuth
 from apilink.config.auth import BearerAuthConfig
 from apilink.config.models import EndpointConfig, RetryConfig
-from apilink.errors import AuthError, ConfigError, CredentialsRefused
+from apilink.errors import AuthError, ConfigError, CredentialsRefused, TargetUnavailable
 from apilink.extract import PageReader
 from apilink.http import RetryPolicy
 from apilink.load import Loader, LoadResult, batch_key, idempotency_key
@@ -358,3 +358,50 @@ def test_a_401_that_survives_the_token_renewal_stops_the_load() -> None:
     with pytest.raises(CredentialsRefused, match="401 again after the token was renewed"):
         run_load(loader, client, [{"id": i} for i in range(5)])
     assert len(received) == 2  # the first record, sent twice (once renewed); no other
+
+
+class Clocked:
+    """A monotonic clock that only its sleep moves."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def budget_loader(handler: Callable[[httpx.Request], Any], **retry: Any) -> tuple[Loader, Any]:
+    client = httpx.AsyncClient(base_url="http://t.test", transport=httpx.MockTransport(handler))
+    time = Clocked()
+    policy = RetryPolicy(
+        RetryConfig.model_validate(retry), deadline=30, sleep=time.sleep, clock=time.clock
+    )
+    return Loader(client, "items", target(), policy, scope="s", concurrency=1), client
+
+
+def test_a_target_down_for_a_whole_deadline_stops_the_load() -> None:
+    received, handler = _recording(lambda record: 503 if record["id"] >= 2 else 201)
+    loader, client = budget_loader(handler)
+    with pytest.raises(TargetUnavailable, match="503 Service Unavailable; still failing after"):
+        run_load(loader, client, [{"id": i} for i in range(5)])
+    assert {r["id"] for r in received} == {0, 1, 2}  # the third record's tries, and no further
+
+
+def test_an_unreachable_target_for_a_whole_deadline_stops_the_load() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused")
+
+    loader, client = budget_loader(handler)
+    with pytest.raises(TargetUnavailable, match="ConnectError"):
+        run_load(loader, client, [{"id": i} for i in range(5)])
+
+
+def test_with_max_attempts_set_a_request_that_runs_out_fails_its_records() -> None:
+    received, handler = _recording(lambda record: 503 if record["id"] == 2 else 201)
+    loader, client = budget_loader(handler, max_attempts=2)
+    result = run_load(loader, client, [{"id": i} for i in range(5)])
+    assert result.loaded == 4
+    assert [(f.record["id"], f.status) for f in result.failed] == [(2, 503)]

@@ -109,3 +109,27 @@ def test_a_storm_of_429_and_503_on_the_target_is_ridden_out_by_default(
     assert summary == {**summary, "extracted": 40, "loaded": 40, "failed": 0}
     assert Counter(r["external_id"] for r in apis.target.records) == Counter(range(1, 41))
     assert max(storm.per_key.values()) >= 3  # more than three attempts were needed
+
+
+def test_a_target_down_for_a_whole_deadline_stops_the_run_and_a_rerun_delivers(
+    prefect_harness: str, faulty_apis: Callable[..., FaultyApis]
+) -> None:
+    down = FaultPlan(rate=1.0, kinds=("503",), retry_after_seconds=0, max_per_key=10**6)
+    apis = faulty_apis(items(40), target_plan=down)
+    config = apis.config(name=name("down"), attempts=None)
+    config["target"]["timeout"] = {**config["target"]["timeout"], "deadline": 1.5}
+
+    summary, error = run(config)
+
+    assert error is not None and "\n" not in str(error)
+    assert "target endpoint `items`" in str(error) and "answered 503" in str(error)
+    assert "1.5 s deadline" in str(error) and "records were dead-lettered" not in str(error)
+    assert balanced(summary) and summary["loaded"] == 0 and summary["failed"] == 0
+    assert letters(config) == [] and apis.target.records == []
+
+    down.rate = 0.0  # the target is back
+    rerun, error = run(config)
+
+    assert error is None
+    assert rerun == {**rerun, "extracted": 40, "loaded": 40, "failed": 0}
+    assert Counter(r["external_id"] for r in apis.target.records) == Counter(range(1, 41))
