@@ -403,5 +403,6 @@ def test_with_max_attempts_set_a_request_that_runs_out_fails_its_records() -> No
     received, handler = _recording(lambda record: 503 if record["id"] == 2 else 201)
     loader, client = budget_loader(handler, max_attempts=2)
     result = run_load(loader, client, [{"id": i} for i in range(5)])
+    assert [r["id"] for r in received] == [0, 1, 2, 2, 3, 4]
     assert result.loaded == 4
     assert [(f.record["id"], f.status) for f in result.failed] == [(2, 503)]
