@@ -66,6 +66,7 @@ __all__ = [
     "DeliveryFailure",
     "LoadResult",
     "Loader",
+    "RunStopper",
     "batch_key",
     "idempotency_key",
 ]
@@ -73,6 +74,7 @@ __all__ = [
 STOPS_THE_RUN = (CredentialsRefused, TargetUnavailable)
 """What :meth:`Loader.send` raises instead of failing records: every further record would
 fail alike, so the run stops and a rerun sends what was not acknowledged."""
+RunStopper = CredentialsRefused | TargetUnavailable
 
 _REASON_LIMIT = 200
 # Statuses that say the credentials, not the record, are refused: the run stops.

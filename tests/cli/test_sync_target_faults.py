@@ -86,7 +86,7 @@ def test_a_wrong_target_key_stops_the_run_with_one_error_line_and_a_rerun_sends_
     assert len(errors) == 1, done.stderr[-3000:]
     assert "target endpoint `items`" in errors[0] and "answered 401 Unauthorized" in errors[0]
     assert "records were dead-lettered" not in errors[0]
-    assert "Traceback" not in done.stderr.split("error:")[-1]
+    assert "Traceback" not in done.stderr  # not in the run's log either
     assert wrong not in done.stdout + done.stderr and apis.token not in done.stderr
     assert balanced(summary) and summary["failed"] == 0 and summary["loaded"] == 0
     assert letters(config) == []  # nothing dead-lettered one by one
