@@ -22,8 +22,8 @@ was not acknowledged is sent by a rerun rather than dead-lettered one by one. So
 that failed transiently (429, 5xx, unreachable) for a request's whole retry budget
 (:class:`~apilink.errors.TargetUnavailable`): a target that is down costs one deadline, not one
 per record. With ``retry.max_attempts`` set, a request whose attempts run out fails its records
-(dead-lettered) instead. Who is trusted:
-the target is not (its refusal only stops the run; its body is never shown in the error).
+(dead-lettered) instead. Who is trusted: the target is not (its refusal only stops the run; its
+body is never shown in the error).
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import math
 import string
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from urllib.parse import quote
 import httpx
 
 from apilink.config.models import EndpointConfig
+from apilink.encoding import encode_records
 from apilink.errors import (
     ApilinkError,
     AuthError,
@@ -53,7 +53,6 @@ from apilink.errors import (
 from apilink.http import (
     DeadlineExceeded,
     RetryPolicy,
-    json_body,
     raise_for_status,
     resolve_url,
     send_with_retry,
@@ -195,7 +194,7 @@ class Loader:
         if self.endpoint.batch and self.endpoint.idempotency_key is None:
             if body is None:
                 # The body as it is sent: without the records that cannot be encoded.
-                _, body, _ = self._encode(records, split=True)
+                _, body, _ = encode_records(records, batch=True, split=True)
             if body is not None:
                 return _digest(self._scope_bytes + body)
         return batch_key([self.key_of(r) for r in records])
@@ -258,7 +257,9 @@ class Loader:
             return 0, []
         # Encoded once, for the key and the request alike; a record that cannot be is set
         # aside alone (unless the key is given: a replayed request is resent whole or not).
-        records, content, unencodable = self._encode(records, split=key is None)
+        records, content, unencodable = encode_records(
+            records, batch=self.endpoint.batch, split=key is None
+        )
         failures = [
             DeliveryFailure(r, None, _trim(f"cannot encode as JSON: {why}"), key or self.key_of(r))
             for r, why in unencodable
@@ -326,30 +327,6 @@ class Loader:
             status=status,
         )
 
-    def _encode(
-        self, records: list[dict[str, Any]], *, split: bool
-    ) -> tuple[list[dict[str, Any]], bytes | None, list[tuple[dict[str, Any], str]]]:
-        """The records that can be sent, their body (``None``: none can), and the others with
-        the reason. The whole body is encoded at once; only when that fails record by record."""
-        batch = self.endpoint.batch
-        try:
-            return records, json_body(records if batch else records[0]), []
-        except (TypeError, ValueError) as exc:
-            if not split or not batch:
-                return [], None, [(r, _why_unencodable(r, exc)) for r in records]
-        kept: list[dict[str, Any]] = []
-        parts: list[bytes] = []
-        refused: list[tuple[dict[str, Any], str]] = []
-        for record in records:
-            try:
-                parts.append(json_body(record))
-            except (TypeError, ValueError) as exc:
-                refused.append((record, _why_unencodable(record, exc)))
-            else:
-                kept.append(record)
-        # The same bytes json_body(kept) gives: compact separators.
-        return kept, (b"[" + b",".join(parts) + b"]") if kept else None, refused
-
     def _refused(self, status: int | None, what: str) -> CredentialsRefused:
         return CredentialsRefused(
             _trim(
@@ -385,31 +362,3 @@ class Loader:
 def _trim(text: str, limit: int = _REASON_LIMIT) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _why_unencodable(record: Any, error: Exception) -> str:
-    """Which field holds what JSON cannot say (``price`` is nan), else the encoder's words."""
-    found = _unencodable(record, "")
-    return found if found is not None else str(error)
-
-
-def _unencodable(value: Any, path: str) -> str | None:
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"`{path or '.'}` is {value} (NaN and Infinity have no JSON form)"
-    if isinstance(value, dict):
-        for name, item in value.items():
-            if not isinstance(name, str | int | float | bool) and name is not None:
-                return f"`{path or '.'}` has a key of type {type(name).__name__}"
-            found = _unencodable(item, f"{path}.{name}" if path else str(name))
-            if found is not None:
-                return found
-        return None
-    if isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            found = _unencodable(item, f"{path}[{index}]")
-            if found is not None:
-                return found
-        return None
-    if value is None or isinstance(value, str | int | float | bool):
-        return None
-    return f"`{path or '.'}` is a {type(value).__name__}, which JSON has no form for"
