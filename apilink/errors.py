@@ -15,12 +15,14 @@ ApilinkError
 │       └── VaultUnreachable
 ├── AuthError                   a token that cannot be acquired or applied
 │   ├── TokenResponseError      a token endpoint answered with something that is not a token
-│   └── ReauthorizationRequired a refresh token was refused: a person must log in again
+│   ├── ReauthorizationRequired a refresh token was refused: a person must log in again
+│   └── CredentialsRefused      the target answered 401 after a token refresh, or 403: run stops
 ├── AccessDenied                RBAC refused a permission
 ├── TransportError              an HTTP exchange that failed for good
 │   ├── InsecureTransport       http:// to a host that is not loopback
 │   ├── HTTPStatusError         a status that retries did not cure
-│   └── PaginationError         a paginator that would loop or read nonsense
+│   ├── PaginationError         a paginator that would loop or read nonsense
+│   └── TargetUnavailable       the target failed transiently for a whole deadline: run stops
 ├── ValidationFailed            more invalid rows than `max_invalid_ratio` allows
 ├── RunDeadlinePassed           the run's `max_duration` passed before the source was read
 ├── AuditAnchorUnavailable      `apilink audit verify --prefect` could not read the anchors
@@ -43,12 +45,14 @@ __all__ = [
     "CredentialExpired",
     "CredentialFileError",
     "CredentialNotFound",
+    "CredentialsRefused",
     "DecryptionError",
     "HTTPStatusError",
     "InsecureTransport",
     "PaginationError",
     "ReauthorizationRequired",
     "RunDeadlinePassed",
+    "TargetUnavailable",
     "TokenResponseError",
     "TransportError",
     "ValidationFailed",
@@ -135,6 +139,23 @@ class ReauthorizationRequired(AuthError):
     """The refresh token was refused (``invalid_grant``); authorize again."""
 
 
+class CredentialsRefused(AuthError):
+    """The target refused the run's credentials: a 401 that a token refresh did not cure, a
+    403, or a token that could not be had. Every further record would fail the same way, so
+    the run stops at once; records not yet acknowledged are sent by a rerun, none is
+    dead-lettered for it.
+
+    Attributes:
+        endpoint: the target endpoint's name in the config.
+        status: the HTTP status (``None`` when no token could be had).
+    """
+
+    def __init__(self, message: str, *, endpoint: str, status: int | None) -> None:
+        self.endpoint = endpoint
+        self.status = status
+        super().__init__(message)
+
+
 class AccessDenied(ApilinkError):
     """The caller's role lacks the permission asked for."""
 
@@ -168,6 +189,22 @@ class HTTPStatusError(TransportError):
 
 class PaginationError(TransportError):
     """A paginator that would loop (a repeated cursor or URL) or cannot read the page."""
+
+
+class TargetUnavailable(TransportError):
+    """The target answered 429/502/503/504 or could not be reached for a request's whole
+    ``timeout.deadline`` (no ``max_attempts`` set): every further record would wait as long, so
+    the run stops, as for :class:`CredentialsRefused`; a rerun sends what was not acknowledged.
+
+    Attributes:
+        endpoint: the target endpoint's name in the config.
+        status: the last HTTP status (``None`` when no answer came).
+    """
+
+    def __init__(self, message: str, *, endpoint: str, status: int | None) -> None:
+        self.endpoint = endpoint
+        self.status = status
+        super().__init__(message)
 
 
 class RunDeadlinePassed(ApilinkError):

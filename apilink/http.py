@@ -4,8 +4,14 @@ One ``httpx.AsyncClient`` per API per run, shared by every chunk, so connections
 
 :func:`send_with_retry` is the only place a request is sent:
 
-- connection errors, timeouts and retryable statuses are tried again, with exponential backoff
-  and full jitter, or after the server's ``Retry-After`` (seconds or an HTTP date, capped);
+- transient failures (connection errors, timeouts, 408, 429, 502, 503, 504) are tried again
+  until the request's deadline, not a small count: a storm of 429s costs time, not records.
+  ``retry.max_attempts``, when set, caps the count too; another status in ``retry_on_status``
+  (a 500 is more often a bug than a passing state) is tried at most ``max_attempts`` times, 3
+  when unset, and so is everything when no deadline is given;
+- each wait is exponential backoff with full jitter, and never shorter than the server's
+  ``Retry-After`` (seconds or an HTTP date, capped by ``max_retry_after``); a wait that would
+  end past the deadline is not begun;
 - a POST or PATCH is tried again only when it carries an idempotency key;
 - a 4xx other than 408, 409 (a keyed request still in progress) and 429 is never tried again;
 - the whole exchange, waits included, ends by an overall deadline;
@@ -34,6 +40,8 @@ from apilink.fast_lane import fast_lane, fast_request, json_body, resolve_url, s
 from apilink.redaction import sanitize_url
 
 __all__ = [
+    "DEFAULT_ATTEMPTS",
+    "TRANSIENT_STATUSES",
     "DeadlineExceeded",
     "ResponseTooLarge",
     "RetryPolicy",
@@ -49,6 +57,10 @@ Clock = Callable[[], float]
 
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _RETRYABLE_4XX = frozenset({408, 409, 429})
+# Retried until the deadline: the server said "later", or it is not answering yet.
+TRANSIENT_STATUSES = frozenset({408, 429, 502, 503, 504})
+# The count for other retryable statuses, and for everything when there is no deadline.
+DEFAULT_ATTEMPTS = 3
 
 
 class ResponseTooLarge(TransportError):
@@ -145,15 +157,29 @@ class RetryPolicy:
             return False
         return status in self.config.retry_on_status
 
+    def attempt_limit(self, status: int | None) -> int | None:
+        """How many attempts a request may take when it fails with ``status`` (``None``: a
+        connection error or timeout); ``None`` means as many as the deadline allows."""
+        configured = self.config.max_attempts
+        if configured is not None:
+            return configured
+        transient = status is None or status in TRANSIENT_STATUSES
+        if transient and self.deadline is not None:
+            return None
+        return DEFAULT_ATTEMPTS
+
     def delay(
         self, attempt: int, response: httpx.Response | None, now: datetime | None = None
     ) -> float:
-        """Seconds to wait after failed ``attempt`` (1-based)."""
-        retry_after = _retry_after(response, now or self._now()) if response is not None else None
-        if retry_after is not None:
-            return min(retry_after, self.config.max_retry_after)
+        """Seconds to wait after failed ``attempt`` (1-based): jittered exponential backoff,
+        and at least the server's ``Retry-After`` (capped by ``max_retry_after``), so a
+        ``Retry-After: 0`` storm is not answered with a tight loop."""
         ceiling = min(self.config.max_backoff, self.config.backoff_factor * 2 ** (attempt - 1))
-        return self._rng.uniform(0, ceiling)
+        backoff = self._rng.uniform(0, ceiling)
+        retry_after = _retry_after(response, now or self._now()) if response is not None else None
+        if retry_after is None:
+            return backoff
+        return max(backoff, min(retry_after, self.config.max_retry_after))
 
 
 def _retry_after(response: httpx.Response, now: datetime) -> float | None:
@@ -188,14 +214,14 @@ async def send_with_retry(
         method: the HTTP method.
         url: a path relative to the client's base URL, or an absolute URL from
             :func:`resolve_url` (which spares httpx parsing the URL again on every request).
-        policy: attempts, backoff, deadline, body cap, sleep and clock.
+        policy: attempts, backoff, deadline, body cap, sleep and clock (the one retry policy).
         idempotent: whether resending is harmless; by default only for GET, HEAD, OPTIONS, PUT
             and DELETE. Pass ``True`` for a POST or PATCH that carries an idempotency key.
         **kwargs: ``json``, ``params``, ``headers`` ... as ``client.build_request`` takes them.
 
     Returns:
-        The last response, whatever its status, once retries are exhausted or not allowed. Its
-        body is already read.
+        The last response, whatever its status, once retries are exhausted, not allowed, or
+        their next wait would end past the deadline. Its body is already read.
 
     Raises:
         TransportError: the last attempt could not connect or read an answer.
@@ -204,7 +230,6 @@ async def send_with_retry(
     """
     keyed = bool(idempotent)
     may_retry = idempotent if idempotent is not None else method.upper() in _IDEMPOTENT_METHODS
-    attempts = policy.config.max_attempts if may_retry else 1
     started = policy.clock()
 
     def remaining() -> float:
@@ -212,7 +237,13 @@ async def send_with_retry(
             return float("inf")
         return policy.deadline - (policy.clock() - started)
 
-    for attempt in range(1, attempts + 1):
+    def exhausted(attempt: int, status: int | None) -> bool:
+        limit = policy.attempt_limit(status)
+        return not may_retry or (limit is not None and attempt >= limit)
+
+    attempt = 0
+    while True:
+        attempt += 1
         left = remaining()
         if left <= 0:
             raise DeadlineExceeded(f"{method} {_safe(client, url)}: deadline passed")
@@ -228,19 +259,19 @@ async def send_with_retry(
         except (httpx.TransportError, httpx.DecodingError) as exc:
             failure = type(exc).__name__
             wait = policy.delay(attempt, None)
-            if attempt >= attempts or wait >= remaining():
+            if exhausted(attempt, None) or wait >= remaining():
                 raise TransportError(
                     f"{method} {_safe(client, url)} failed after {attempt} attempt(s): {failure}"
                 ) from None
             await policy.sleep(wait)
             continue
-        if attempt < attempts and policy.should_retry_status(response.status_code, keyed=keyed):
-            wait = policy.delay(attempt, response)
-            if wait < remaining():
-                await policy.sleep(wait)
-                continue
-        return response
-    raise AssertionError("unreachable")  # pragma: no cover
+        status = response.status_code
+        if not policy.should_retry_status(status, keyed=keyed) or exhausted(attempt, status):
+            return response
+        wait = policy.delay(attempt, response)
+        if wait >= remaining():
+            return response
+        await policy.sleep(wait)
 
 
 async def _send_capped(

@@ -11,6 +11,19 @@ same order always form the same key.
 
 A single-record endpoint's path may name record fields (``/profiles/{external_id}``), which is
 how PUT and PATCH usually address a record.
+
+A record that cannot be encoded as JSON (NaN, Infinity, a value JSON has no form for) fails
+alone, with the reason naming the field: it is set aside and the rest of its batch is sent.
+
+A target that refuses the run's credentials (a 401 that the auth's token refresh did not cure,
+a 403, a token that cannot be had) raises :class:`~apilink.errors.CredentialsRefused` instead of
+failing the record: every further record would fail the same way, so the run stops, and what
+was not acknowledged is sent by a rerun rather than dead-lettered one by one. So does a target
+that failed transiently (429, 5xx, unreachable) for a request's whole retry budget
+(:class:`~apilink.errors.TargetUnavailable`): a target that is down costs one deadline, not one
+per record. With ``retry.max_attempts`` set, a request whose attempts run out fails its records
+(dead-lettered) instead. Who is trusted: the target is not (its refusal only stops the run; its
+body is never shown in the error).
 """
 
 from __future__ import annotations
@@ -27,14 +40,44 @@ from urllib.parse import quote
 import httpx
 
 from apilink.config.models import EndpointConfig
-from apilink.errors import ApilinkError, ConfigError
-from apilink.http import RetryPolicy, json_body, resolve_url, send_with_retry
+from apilink.encoding import encode_records
+from apilink.errors import (
+    ApilinkError,
+    AuthError,
+    ConfigError,
+    CredentialsRefused,
+    HTTPStatusError,
+    TargetUnavailable,
+    TransportError,
+)
+from apilink.http import (
+    DeadlineExceeded,
+    RetryPolicy,
+    raise_for_status,
+    resolve_url,
+    send_with_retry,
+)
 from apilink.mapping.paths import MISSING, get_path
 from apilink.redaction import Redactor
 
-__all__ = ["DeliveryFailure", "LoadResult", "Loader", "batch_key", "idempotency_key"]
+__all__ = [
+    "STOPS_THE_RUN",
+    "DeliveryFailure",
+    "LoadResult",
+    "Loader",
+    "RunStopper",
+    "batch_key",
+    "idempotency_key",
+]
+
+STOPS_THE_RUN = (CredentialsRefused, TargetUnavailable)
+"""What :meth:`Loader.send` raises instead of failing records: every further record would
+fail alike, so the run stops and a rerun sends what was not acknowledged."""
+RunStopper = CredentialsRefused | TargetUnavailable
 
 _REASON_LIMIT = 200
+# Statuses that say the credentials, not the record, are refused: the run stops.
+_REFUSED_CREDENTIALS = frozenset({401, 403})
 
 
 @dataclass(frozen=True)
@@ -124,9 +167,9 @@ class Loader:
         self.policy = policy
         self.scope = f"{scope}:{name}"
         self._scope_bytes = self.scope.encode() + b"\n"
-        # A batch body is sent as bytes, so its Content-Type is said here (unless configured).
+        # Bodies are sent as encoded bytes, so their Content-Type is said here (unless configured).
         self._headers = dict(endpoint.headers)
-        if endpoint.batch and not any(k.lower() == "content-type" for k in self._headers):
+        if not any(k.lower() == "content-type" for k in self._headers):
             self._headers["Content-Type"] = "application/json"
         self.redactor = redactor or Redactor()
         self.concurrency = concurrency
@@ -150,10 +193,8 @@ class Loader:
         """
         if self.endpoint.batch and self.endpoint.idempotency_key is None:
             if body is None:
-                try:
-                    body = json_body(records)
-                except (TypeError, ValueError):
-                    body = None  # it cannot be sent either: the records' own keys will do
+                # The body as it is sent: without the records that cannot be encoded.
+                _, body, _ = encode_records(records, batch=True, split=True)
             if body is not None:
                 return _digest(self._scope_bytes + body)
         return batch_key([self.key_of(r) for r in records])
@@ -214,23 +255,22 @@ class Loader:
         """
         if not records:
             return 0, []
-        body: dict[str, Any]
-        if self.endpoint.batch:
-            # Encoded once, for the key and the request alike.
-            try:
-                content = json_body(records)
-            except (TypeError, ValueError) as exc:
-                key = key or self.request_key(records)
-                return 0, self._failed(records, None, f"cannot encode as JSON: {exc}", key)
-            key = key or self.request_key(records, content)
-            body = {"content": content}
-        else:
-            key = key or self.request_key(records)
-            body = {"json": records[0]}
+        # Encoded once, for the key and the request alike; a record that cannot be is set
+        # aside alone (unless the key is given: a replayed request is resent whole or not).
+        records, content, unencodable = encode_records(
+            records, batch=self.endpoint.batch, split=key is None
+        )
+        failures = [
+            DeliveryFailure(r, None, _trim(f"cannot encode as JSON: {why}"), key or self.key_of(r))
+            for r, why in unencodable
+        ]
+        if content is None:
+            return 0, failures
+        key = key or self.request_key(records, content if self.endpoint.batch else None)
         try:
             path = self._path(records[0])
         except LookupError as exc:
-            return 0, self._failed(records, None, str(exc), key)
+            return 0, failures + self._failed(records, None, str(exc), key)
         headers = {**self._headers, "Idempotency-Key": key}
         async with self._semaphore:
             try:
@@ -242,16 +282,64 @@ class Loader:
                     idempotent=True,
                     headers=headers,
                     params=self.endpoint.params or None,
-                    **body,
+                    content=content,
                 )
+            except AuthError as exc:
+                raise self._refused(None, str(exc)) from None
             except (ApilinkError, httpx.HTTPError) as exc:
+                if type(exc) in (TransportError, DeadlineExceeded) and self._budget_spent(None):
+                    raise self._unavailable(None, str(exc)) from None
                 # The request may or may not have reached the target; the key makes a replay
                 # harmless either way.
-                return 0, self._failed(records, None, f"{type(exc).__name__}: {exc}", key)
+                return 0, failures + self._failed(
+                    records, None, f"{type(exc).__name__}: {exc}", key
+                )
         if response.is_success:
-            return len(records), []
-        reason = f"{response.status_code} {response.reason_phrase}: {response.text}"
-        return 0, self._failed(records, response.status_code, reason, key)
+            return len(records), failures
+        if response.status_code in _REFUSED_CREDENTIALS:
+            try:
+                raise_for_status(response)
+            except HTTPStatusError as exc:
+                raise self._refused(response.status_code, str(exc)) from None
+        status = response.status_code
+        if self.policy.should_retry_status(status, keyed=True) and self._budget_spent(status):
+            what = f"{self.endpoint.method} answered {status} {response.reason_phrase}"
+            raise self._unavailable(status, what)
+        reason = f"{status} {response.reason_phrase}: {response.text}"
+        return 0, failures + self._failed(records, status, reason, key)
+
+    def _budget_spent(self, status: int | None) -> bool:
+        """Whether a request that failed so was tried for its whole deadline (not a count)."""
+        return self.policy.attempt_limit(status) is None
+
+    def _unavailable(self, status: int | None, what: str) -> TargetUnavailable:
+        deadline = self.policy.deadline
+        return TargetUnavailable(
+            _trim(
+                self.redactor.text(
+                    f"target endpoint `{self.name}`: {what}; still failing after the "
+                    f"{deadline:g} s deadline of retries, so the run stops (records not yet "
+                    "acknowledged are sent by a rerun)"
+                ),
+                limit=400,
+            ),
+            endpoint=self.name,
+            status=status,
+        )
+
+    def _refused(self, status: int | None, what: str) -> CredentialsRefused:
+        return CredentialsRefused(
+            _trim(
+                self.redactor.text(
+                    f"target endpoint `{self.name}`: {what}; the target refuses the run's "
+                    "credentials, so the run stops (records not yet acknowledged are sent by "
+                    "a rerun)"
+                ),
+                limit=400,
+            ),
+            endpoint=self.name,
+            status=status,
+        )
 
     def _path(self, record: dict[str, Any]) -> str | httpx.URL:
         if self._url is not None:
@@ -271,6 +359,6 @@ class Loader:
         return [DeliveryFailure(r, status, shown, key) for r in records]
 
 
-def _trim(text: str) -> str:
+def _trim(text: str, limit: int = _REASON_LIMIT) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= _REASON_LIMIT else text[: _REASON_LIMIT - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"

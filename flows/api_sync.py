@@ -23,6 +23,7 @@ from apilink.config.models import MappingConfig
 from apilink.dead_letter import DeadLetterQueue
 from apilink.errors import ApilinkError, ConfigError, ValidationFailed
 from apilink.gc_tuning import fewer_collections
+from apilink.load import STOPS_THE_RUN, RunStopper
 from apilink.quarantine import QuarantineWriter
 from apilink.redaction import install_redaction, open_log_file, secret_values
 from apilink.session import MappingRun, SyncSession
@@ -196,6 +197,8 @@ async def api_sync(
                     redactor=redaction.filter.redactor,
                 ) as session:
                     for number, rule in enumerate(rules):
+                        if run.stopped:
+                            break  # the target refuses the credentials or is down
                         await _sync_mapping(session, rule, number, run)
         finally:
             run.quarantine.close()
@@ -247,6 +250,7 @@ class _Run:
     checkpoint: SyncCheckpoint | None
     dry_run: bool
     summary: SyncSummary = field(default_factory=SyncSummary)
+    stopped: bool = False
 
 
 async def _sync_mapping(session: SyncSession, rule: MappingConfig, number: int, run: _Run) -> None:
@@ -341,7 +345,7 @@ async def _sync_mapping(session: SyncSession, rule: MappingConfig, number: int, 
 class _InFlight:
     """A chunk handed to ``process_chunk``, and what acknowledging it needs."""
 
-    outcome: asyncio.Future[tuple[SyncSummary, str | None]]
+    outcome: asyncio.Future[tuple[SyncSummary, str | RunStopper | None]]
     records: list[dict[str, Any]]
     position: dict[str, Any] | None
     within: float | None
@@ -358,6 +362,11 @@ async def _settle(chunk: _InFlight, rule: MappingConfig, number: int, run: _Run)
         summary.errors.append(
             f"{exc}; chunk #{chunk.index} ({len(chunk.records)} records) not loaded"
         )
+        return False
+    if isinstance(error, STOPS_THE_RUN):
+        # The run stops; what of the chunk arrived is sent again by a rerun, under its key.
+        summary.errors.append(f"{error}; chunk #{chunk.index} not acknowledged")
+        run.stopped = True
         return False
     summary.add(counts)
     if run.checkpoint is not None:

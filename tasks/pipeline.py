@@ -29,7 +29,7 @@ from apilink.dead_letter import (
 )
 from apilink.errors import ValidationFailed
 from apilink.extract import PageReader
-from apilink.load import Loader, LoadResult
+from apilink.load import STOPS_THE_RUN, Loader, LoadResult, RunStopper
 from apilink.mapping.mapper import MappingFailure, RecordMapper
 from apilink.quarantine import QuarantineWriter
 from apilink.session import MappingRun
@@ -111,13 +111,17 @@ async def process_chunk(
     quarantine: QuarantineWriter | None = None,
     check_ratio: Callable[[int, int], None] | None = None,
     dry_run: bool = False,
-) -> tuple[SyncSummary, str | None]:
+) -> tuple[SyncSummary, str | RunStopper | None]:
     """Validate, map and load one extracted chunk; never loses count of a record.
 
     Records set aside by validation or mapping are written to ``quarantine`` (masked, with
     their reasons). ``check_ratio(checked, invalid)`` runs before anything is loaded; when it
     raises :class:`~apilink.errors.ValidationFailed` the chunk is not loaded and the error
-    propagates (the caller does not count or acknowledge the chunk, so a rerun reads it again).
+    propagates (the caller does not count or acknowledge the chunk, so a rerun reads it again);
+    A :class:`~apilink.errors.CredentialsRefused` (the target refuses the run's credentials)
+    or :class:`~apilink.errors.TargetUnavailable` (it failed for a whole retry deadline) is
+    returned as the error: every record would fail alike, so none is dead-lettered for it, and
+    the caller stops the run without counting or acknowledging the chunk.
     Records the target refused are written to ``dead_letters``. When a stage raises, the records
     it held are dead-lettered too (mapped ones with the idempotency keys of the requests they
     were in, so a replay is harmless if some arrived), and the error is returned.
@@ -127,7 +131,7 @@ async def process_chunk(
 
     Returns:
         The chunk's counts (balanced: ``extracted == loaded + quarantined + failed``, except in
-        a dry run, which loads nothing) and an error line, or ``None``.
+        a dry run, which loads nothing) and an error line, a run stopper, or ``None``.
     """
     rule, loader = run.rule, run.loader
     chunk = SyncSummary(extracted=len(records))
@@ -153,6 +157,11 @@ async def process_chunk(
         return chunk, None
     try:
         delivered = await load_records(loader, mapped)
+    except STOPS_THE_RUN as exc:
+        # Systemic: returned rather than raised (one line in the log, not a traceback); the
+        # caller neither counts nor acknowledges the chunk, and nothing is dead-lettered.
+        get_run_logger().error("chunk #%d of %s: %s", index, rule.target, exc)
+        return chunk, exc
     except Exception as exc:
         return _set_aside(run, chunk, index, dead_letters, mapped, "load", exc)
     chunk.loaded = delivered.loaded

@@ -49,9 +49,21 @@ class _Model(BaseModel):
 
 
 class RetryConfig(_Model):
-    """How often and how patiently a failed request is tried again."""
+    """How patiently a failed request is tried again (see :mod:`apilink.http`).
 
-    max_attempts: int = Field(3, ge=1, le=50)
+    A transient failure (408, 429, 502, 503, 504, a connection error or timeout) is tried
+    again until the request's ``timeout.deadline``; ``max_attempts``, when set, also caps the
+    count. Another status in ``retry_on_status`` (a 500) is tried at most ``max_attempts``
+    times, 3 when unset.
+    """
+
+    max_attempts: int | None = Field(
+        None,
+        ge=1,
+        le=1000,
+        description="Cap on attempts per request; unset: transient failures are retried until "
+        "the deadline.",
+    )
     backoff_factor: float = Field(0.5, ge=0, le=60)
     max_backoff: float = Field(30.0, gt=0)
     retry_on_status: list[int] = Field(default_factory=lambda: [408, 429, 500, 502, 503, 504])

@@ -212,6 +212,92 @@ def test_the_deadline_stops_retries_whose_wait_would_pass_it() -> None:
     assert response.status_code == 429
 
 
+@pytest.mark.parametrize("status", [408, 429, 502, 503, 504])
+def test_transient_statuses_are_retried_until_the_deadline_not_a_count(status: int) -> None:
+    time = FakeTime()
+    seen, handler = scripted(httpx.Response(status, headers={"Retry-After": "0"}))
+    retry = policy(time, deadline=30, max_attempts=None, backoff_factor=1, max_backoff=2)
+    response = send(handler, retry, "PUT")
+    assert response.status_code == status  # the last answer, once the budget is spent
+    assert len(seen) > 10  # far more than any small default count
+    assert sum(time.sleeps) <= 30  # no wait was begun that would end past the deadline
+    assert 30 - sum(time.sleeps) <= 2  # ... and the budget was used up to the last wait
+
+
+def test_a_storm_that_passes_is_ridden_out_by_default() -> None:
+    time = FakeTime()
+    storm = [httpx.Response(503, headers={"Retry-After": "0"})] * 12
+    seen, handler = scripted(*storm, httpx.Response(200, json={"ok": True}))
+    retry = policy(time, deadline=300, max_attempts=None, backoff_factor=0.5, max_backoff=30)
+    assert send(handler, retry).status_code == 200
+    assert len(seen) == 13
+
+
+def test_retry_after_zero_still_backs_off_with_jitter() -> None:
+    time = FakeTime()
+    _, handler = scripted(
+        *[httpx.Response(429, headers={"Retry-After": "0"})] * 3, httpx.Response(200)
+    )
+    send(handler, policy(time, deadline=60, max_attempts=None, backoff_factor=1, max_backoff=8))
+    assert len(time.sleeps) == 3
+    assert all(0 < wait <= 2**n for n, wait in enumerate(time.sleeps))
+    assert len(set(time.sleeps)) == 3
+
+
+def test_a_long_retry_after_date_is_capped() -> None:
+    time = FakeTime()
+    when = format_datetime(NOW.replace(hour=13), usegmt=True)  # an hour away
+    _, handler = scripted(httpx.Response(503, headers={"Retry-After": when}), httpx.Response(200))
+    send(handler, policy(time, deadline=300, max_attempts=None, max_retry_after=20))
+    assert time.sleeps == [20.0]
+
+
+def test_max_attempts_when_set_caps_the_count_within_the_budget() -> None:
+    time = FakeTime()
+    seen, handler = scripted(httpx.Response(429, headers={"Retry-After": "0"}))
+    assert send(handler, policy(time, deadline=300, max_attempts=5)).status_code == 429
+    assert len(seen) == 5
+
+
+def test_connection_errors_are_retried_until_the_deadline() -> None:
+    time = FakeTime()
+    seen, handler = scripted(httpx.ConnectError("refused"))
+    retry = policy(time, deadline=20, max_attempts=None, backoff_factor=1, max_backoff=1)
+    with pytest.raises(TransportError, match="failed after") as caught:
+        send(handler, retry)
+    assert len(seen) > 10
+    assert f"after {len(seen)} attempt(s)" in str(caught.value)
+    assert sum(time.sleeps) <= 20
+
+
+def test_a_500_is_not_transient_three_attempts_unless_max_attempts_says() -> None:
+    time = FakeTime()
+    seen, handler = scripted(httpx.Response(500))
+    assert send(handler, policy(time, deadline=300, max_attempts=None)).status_code == 500
+    assert len(seen) == 3
+    seen, handler = scripted(httpx.Response(500))
+    assert send(handler, policy(time, deadline=300, max_attempts=6)).status_code == 500
+    assert len(seen) == 6
+
+
+def test_without_a_deadline_even_transient_failures_are_counted() -> None:
+    time = FakeTime()
+    seen, handler = scripted(httpx.Response(503))
+    assert send(handler, policy(time, deadline=None, max_attempts=None)).status_code == 503
+    assert len(seen) == 3
+
+
+def test_the_default_config_retries_on_the_deadline() -> None:
+    retry = RetryPolicy.for_connection(
+        RetryConfig(), TimeoutConfig(), ConnectionConfig(base_url="https://api.example.com")
+    )
+    assert retry.config.max_attempts is None
+    assert retry.deadline == 300
+    assert retry.attempt_limit(None) is None  # connection errors: the deadline
+    assert retry.attempt_limit(429) is None and retry.attempt_limit(503) is None
+    assert retry.attempt_limit(500) == 3
+
+
 def test_an_attempt_that_outlives_the_deadline_is_cut() -> None:
     async def slow(request: httpx.Request) -> httpx.Response:
         await asyncio.sleep(30)

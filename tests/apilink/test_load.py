@@ -17,7 +17,7 @@ from apilink.aiohttp_transport import AiohttpTransport
 from apilink.auth import BearerAuth
 from apilink.config.auth import BearerAuthConfig
 from apilink.config.models import EndpointConfig, RetryConfig
-from apilink.errors import ConfigError
+from apilink.errors import AuthError, ConfigError, CredentialsRefused, TargetUnavailable
 from apilink.extract import PageReader
 from apilink.http import RetryPolicy
 from apilink.load import Loader, LoadResult, batch_key, idempotency_key
@@ -279,3 +279,130 @@ def test_a_refused_record_on_the_fast_lane_is_reported_with_the_token_masked(
     assert apis.token not in failure.reason
     keys = {key for key, _ in apis.target.stored.items()}
     assert failure.idempotency_key not in keys and len(keys) == 2
+
+
+def _recording(status_of: Callable[[dict[str, Any]], int]) -> tuple[list[Any], Callable]:
+    received: list[Any] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        received.append(body)
+        first = body[0] if isinstance(body, list) else body
+        return httpx.Response(status_of(first), json={"ok": True})
+
+    return received, handler
+
+
+def test_a_record_that_cannot_be_encoded_fails_alone_and_names_the_field() -> None:
+    received, handler = _recording(lambda _: 201)
+    loader, client = mock_loader(handler, target())
+    records = [{"id": i, "price": 1.5} for i in range(10)]
+    records[4]["price"] = float("nan")
+    result = run_load(loader, client, records)
+    assert result.loaded == 9
+    assert [f.record["id"] for f in result.failed] == [4]
+    assert "`price` is nan" in result.failed[0].reason
+    assert result.failed[0].status is None
+    assert sorted(r["id"] for r in received) == [0, 1, 2, 3, 5, 6, 7, 8, 9]
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [(float("inf"), "`price` is inf"), ({1, 2}, "`price` is a set")],
+)
+def test_in_a_batch_the_bad_record_is_set_aside_and_the_rest_sent(value: Any, said: str) -> None:
+    received, handler = _recording(lambda _: 201)
+    loader, client = mock_loader(handler, target(batch=True, batch_size=4))
+    records = [{"id": i, "price": 1.5} for i in range(8)]
+    records[2]["price"] = value
+    result = run_load(loader, client, records)
+    assert result.loaded == 7
+    assert [f.record["id"] for f in result.failed] == [2]
+    assert said in result.failed[0].reason
+    assert [[r["id"] for r in batch] for batch in received] == [[0, 1, 3], [4, 5, 6, 7]]
+    # the key of a request is the key of what it carried, as a rerun or a replay computes it
+    assert loader.request_key(records[:4]) == loader.request_key([records[i] for i in (0, 1, 3)])
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_refused_credentials_stop_the_load_instead_of_failing_records(status: int) -> None:
+    received, handler = _recording(lambda record: status if record["id"] >= 3 else 201)
+    loader, client = mock_loader(handler, target(), concurrency=1)
+    with pytest.raises(CredentialsRefused) as caught:
+        run_load(loader, client, [{"id": i} for i in range(10)])
+    error = caught.value
+    assert error.status == status and error.endpoint == "items"
+    assert f"answered {status}" in str(error) and "`items`" in str(error)
+    assert "\n" not in str(error)
+    assert len(received) == 4  # nothing after the refusal was sent
+
+
+class RenewingAuth(httpx.Auth):
+    """Stands for an OAuth flow: it raises AuthError when a resend after renewal gets 401."""
+
+    def auth_flow(self, request: httpx.Request) -> Any:
+        response = yield request
+        if response.status_code == 401:
+            response = yield request  # "renewed"
+            if response.status_code == 401:
+                raise AuthError(f"{request.url} answered 401 again after the token was renewed")
+
+
+def test_a_401_that_survives_the_token_renewal_stops_the_load() -> None:
+    received, handler = _recording(lambda _: 401)
+    client = httpx.AsyncClient(
+        base_url="http://t.test", transport=httpx.MockTransport(handler), auth=RenewingAuth()
+    )
+    policy = RetryPolicy(RetryConfig(), sleep=Sleeps())
+    loader = Loader(client, "items", target(), policy, scope="s", concurrency=1)
+    with pytest.raises(CredentialsRefused, match="401 again after the token was renewed"):
+        run_load(loader, client, [{"id": i} for i in range(5)])
+    assert len(received) == 2  # the first record, sent twice (once renewed); no other
+
+
+class Clocked:
+    """A monotonic clock that only its sleep moves."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def budget_loader(handler: Callable[[httpx.Request], Any], **retry: Any) -> tuple[Loader, Any]:
+    client = httpx.AsyncClient(base_url="http://t.test", transport=httpx.MockTransport(handler))
+    time = Clocked()
+    policy = RetryPolicy(
+        RetryConfig.model_validate(retry), deadline=30, sleep=time.sleep, clock=time.clock
+    )
+    return Loader(client, "items", target(), policy, scope="s", concurrency=1), client
+
+
+def test_a_target_down_for_a_whole_deadline_stops_the_load() -> None:
+    received, handler = _recording(lambda record: 503 if record["id"] >= 2 else 201)
+    loader, client = budget_loader(handler)
+    with pytest.raises(TargetUnavailable, match="503 Service Unavailable; still failing after"):
+        run_load(loader, client, [{"id": i} for i in range(5)])
+    assert {r["id"] for r in received} == {0, 1, 2}  # the third record's tries, and no further
+
+
+def test_an_unreachable_target_for_a_whole_deadline_stops_the_load() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused")
+
+    loader, client = budget_loader(handler)
+    with pytest.raises(TargetUnavailable, match="ConnectError"):
+        run_load(loader, client, [{"id": i} for i in range(5)])
+
+
+def test_with_max_attempts_set_a_request_that_runs_out_fails_its_records() -> None:
+    received, handler = _recording(lambda record: 503 if record["id"] == 2 else 201)
+    loader, client = budget_loader(handler, max_attempts=2)
+    result = run_load(loader, client, [{"id": i} for i in range(5)])
+    assert [r["id"] for r in received] == [0, 1, 2, 2, 3, 4]
+    assert result.loaded == 4
+    assert [(f.record["id"], f.status) for f in result.failed] == [(2, 503)]

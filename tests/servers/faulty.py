@@ -15,14 +15,19 @@ Kinds of fault:
 
 The target stores records under their ``Idempotency-Key`` (a repeat is acknowledged and
 ignored), refuses records whose ``name`` starts with ``REJECT`` with a 422 whose body echoes
-the request's ``Authorization`` header (a careless API), and can hold requests at a gate so a
-test can kill its client mid-run.
+the request's ``Authorization`` header (a careless API), can hold requests at a gate so a
+test can kill its client mid-run, and can answer 403 to everything once ``forbid_after``
+records are stored (a key whose permission is withdrawn mid-run).
+
+The source writes ``NaN`` and ``Infinity`` as Python's ``json`` does (many Python APIs do), so
+a test can plant a number that has no JSON form.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import random
 import threading
 from collections import Counter
@@ -46,6 +51,13 @@ __all__ = [
 ]
 
 KINDS = ("429", "503", "drop", "slow")
+
+
+class _LaxJSON(JSONResponse):
+    """JSON as ``json.dumps`` writes it by default: ``NaN`` and ``Infinity`` included."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, separators=(",", ":")).encode()
 
 
 class DroppedConnection(Exception):
@@ -160,7 +172,7 @@ def make_faulty_source(
         chunk = chosen[start : start + size]
         log.append({"page": page, "since": since})
         more = start + size < len(chosen)
-        return JSONResponse({"data": chunk, "meta": {"page": page, "more": more}})
+        return _LaxJSON({"data": chunk, "meta": {"page": page, "more": more}})
 
     return Starlette(routes=[Route("/items", list_items)]), log
 
@@ -175,6 +187,7 @@ class FaultyTarget:
     attempts: Counter[str] = field(default_factory=Counter)
     duplicates: int = 0
     gate_after: int | None = None
+    forbid_after: int | None = None
     gate: threading.Event = field(default_factory=threading.Event)
     reached_gate: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -200,6 +213,11 @@ def make_faulty_target(target: FaultyTarget) -> Starlette:
         sent = request.headers.get("authorization", "")
         if not hmac.compare_digest(sent.encode(), f"Bearer {target.token}".encode()):
             return JSONResponse({"error": "unauthorized"}, status_code=401)
+        with target.lock:
+            stored = sum(map(len, target.stored.values()))
+            forbidden = target.forbid_after is not None and stored >= target.forbid_after
+        if forbidden:
+            return JSONResponse({"error": "this key may no longer write"}, status_code=403)
         key = request.headers.get("idempotency-key")
         if not key:
             return JSONResponse({"error": "Idempotency-Key required"}, status_code=400)
