@@ -23,6 +23,7 @@ ApilinkError
 │   └── PaginationError         a paginator that would loop or read nonsense
 ├── ValidationFailed            more invalid rows than `max_invalid_ratio` allows
 ├── RunDeadlinePassed           the run's `max_duration` passed before the source was read
+├── PrefectUnreachable          the Prefect API at PREFECT_API_URL does not answer
 └── AuditTampered               `apilink audit verify` found an edited, deleted or moved line
 ```
 
@@ -45,6 +46,7 @@ __all__ = [
     "HTTPStatusError",
     "InsecureTransport",
     "PaginationError",
+    "PrefectUnreachable",
     "ReauthorizationRequired",
     "RunDeadlinePassed",
     "TokenResponseError",
@@ -173,6 +175,10 @@ class RunDeadlinePassed(ApilinkError):
 
     What was loaded stays loaded and checkpointed, so a rerun goes on from there.
     """
+
+
+class PrefectUnreachable(ApilinkError):
+    """The Prefect API at ``PREFECT_API_URL`` does not answer (before or during a run)."""
 
 
 class ValidationFailed(ApilinkError):

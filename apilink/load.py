@@ -16,12 +16,13 @@ how PUT and PATCH usually address a record.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import string
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
@@ -31,6 +32,9 @@ from apilink.errors import ApilinkError, ConfigError
 from apilink.http import RetryPolicy, json_body, resolve_url, send_with_retry
 from apilink.mapping.paths import MISSING, get_path
 from apilink.redaction import Redactor
+
+if TYPE_CHECKING:
+    from apilink.state.acknowledgement import ChunkDeliveries
 
 __all__ = ["DeliveryFailure", "LoadResult", "Loader", "batch_key", "idempotency_key"]
 
@@ -162,20 +166,33 @@ class Loader:
         """The requests ``records`` are sent in: one per record, or batches in order."""
         return list(self._requests(records))
 
-    async def load(self, records: list[dict[str, Any]]) -> LoadResult:
+    async def load(
+        self, records: list[dict[str, Any]], deliveries: ChunkDeliveries | None = None
+    ) -> LoadResult:
         """Send ``records``; every record ends up loaded or in ``failed`` (in their order).
 
         A fixed pool of ``concurrency`` workers takes the requests in turn, so a chunk of a
-        hundred thousand records makes a few coroutines, not one per record.
+        hundred thousand records makes a few coroutines, not one per record. With
+        ``deliveries``, requests an earlier run delivered are skipped (counted as loaded), and
+        each accepted request is reported before its concurrency slot is given up.
         """
         result = LoadResult()
         requests = enumerate(self._requests(records))
         failed: dict[int, list[DeliveryFailure]] = {}
+        if deliveries is not None:
+            deliveries.start(len(records))
+        step = self.endpoint.batch_size if self.endpoint.batch else 1
 
         async def worker() -> None:
             # The iterator is shared: each worker takes the next request when it is free.
             for number, group in requests:
-                loaded, failures = await self.send(group)
+                start = number * step
+                end = start + len(group)
+                if deliveries is not None and deliveries.acknowledged(start, end):
+                    result.loaded += len(group)
+                    continue
+                then = functools.partial(deliveries.delivered, start, end) if deliveries else None
+                loaded, failures = await self.send(group, then=then)
                 result.loaded += loaded
                 if failures:
                     failed[number] = failures
@@ -200,7 +217,11 @@ class Loader:
         return (records[i : i + size] for i in range(0, len(records), size))
 
     async def send(
-        self, records: list[dict[str, Any]], key: str | None = None
+        self,
+        records: list[dict[str, Any]],
+        key: str | None = None,
+        *,
+        then: Callable[[], Awaitable[None]] | None = None,
     ) -> tuple[int, list[DeliveryFailure]]:
         """Send one request carrying ``records`` (a batch body in batch mode).
 
@@ -208,6 +229,9 @@ class Loader:
             records: one record, or a batch.
             key: the idempotency key to send (a dead-letter replay passes the original one);
                 derived from the records when ``None``.
+            then: awaited once the target accepted the request, before the concurrency slot
+                is given up (the within-chunk acknowledgement: in-flight requests bound what a
+                crash can send again).
 
         Returns:
             (records loaded, failures).
@@ -248,6 +272,8 @@ class Loader:
                 # The request may or may not have reached the target; the key makes a replay
                 # harmless either way.
                 return 0, self._failed(records, None, f"{type(exc).__name__}: {exc}", key)
+            if response.is_success and then is not None:
+                await then()
         if response.is_success:
             return len(records), []
         reason = f"{response.status_code} {response.reason_phrase}: {response.text}"

@@ -33,6 +33,7 @@ from apilink.load import Loader, LoadResult
 from apilink.mapping.mapper import MappingFailure, RecordMapper
 from apilink.quarantine import QuarantineWriter
 from apilink.session import MappingRun
+from apilink.state.acknowledgement import ChunkDeliveries
 from apilink.summary import SyncSummary
 from apilink.validation import ChunkValidation, Quarantined, Validator
 
@@ -86,9 +87,12 @@ def map_records(
     return mapped, refused
 
 
-async def load_records(loader: Loader, records: list[dict[str, Any]]) -> LoadResult:
-    """Deliver mapped records to the target endpoint."""
-    result = await loader.load(records)
+async def load_records(
+    loader: Loader, records: list[dict[str, Any]], deliveries: ChunkDeliveries | None = None
+) -> LoadResult:
+    """Deliver mapped records to the target endpoint (``deliveries``: see
+    :mod:`apilink.state.acknowledgement`)."""
+    result = await loader.load(records, deliveries)
     logger = get_run_logger()
     logger.info("loaded %d records into %s", result.loaded, loader.name)
     if result.failed:
@@ -111,6 +115,7 @@ async def process_chunk(
     quarantine: QuarantineWriter | None = None,
     check_ratio: Callable[[int, int], None] | None = None,
     dry_run: bool = False,
+    deliveries: ChunkDeliveries | None = None,
 ) -> tuple[SyncSummary, str | None]:
     """Validate, map and load one extracted chunk; never loses count of a record.
 
@@ -118,6 +123,7 @@ async def process_chunk(
     their reasons). ``check_ratio(checked, invalid)`` runs before anything is loaded; when it
     raises :class:`~apilink.errors.ValidationFailed` the chunk is not loaded and the error
     propagates (the caller does not count or acknowledge the chunk, so a rerun reads it again).
+    ``deliveries`` acknowledges progress within the chunk as the target accepts requests.
     Records the target refused are written to ``dead_letters``. When a stage raises, the records
     it held are dead-lettered too (mapped ones with the idempotency keys of the requests they
     were in, so a replay is harmless if some arrived), and the error is returned.
@@ -152,7 +158,7 @@ async def process_chunk(
     if dry_run:
         return chunk, None
     try:
-        delivered = await load_records(loader, mapped)
+        delivered = await load_records(loader, mapped, deliveries)
     except Exception as exc:
         return _set_aside(run, chunk, index, dead_letters, mapped, "load", exc)
     chunk.loaded = delivered.loaded
