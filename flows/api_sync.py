@@ -35,7 +35,7 @@ from flows.progress import RunProgress
 from flows.reporting import publish_summary
 from tasks.audit import audit_hooks
 from tasks.auth import acquire_token
-from tasks.checkpoint import choose_state_store, close_state_store
+from tasks.checkpoint import UNANSWERED, choose_state_store, close_state_store
 from tasks.credentials import resolve_credentials
 from tasks.pipeline import as_is, extract_chunk, process_chunk
 from tasks.rate_limit import rate_limited_transports
@@ -411,6 +411,8 @@ async def _settle(chunk: _InFlight, rule: MappingConfig, number: int, run: _Run)
             # Counted, but not acknowledged: a rerun goes on from the last saved position
             # (and skips what the saved progress within this chunk says was delivered).
             summary.errors.append(f"chunk #{chunk.index}: {exc}"[:300])
+            if UNANSWERED in str(exc):
+                run.progress.lost = True  # the same server: its progress bar is not waited for
             return False
     await run.progress.update(
         number,

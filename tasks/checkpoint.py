@@ -49,11 +49,12 @@ UNANSWERED = "the Prefect API did not answer"
 # of a partitioned sync) may need the longer waits.
 _BUSY_WAITS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
 _BUSY_STATUSES = frozenset({429, 502, 503})
-# Waits between attempts at a save the server did not answer at all (about 4 s in all): a
-# server that is gone is not waited for; the run ends with the checkpoint as last saved, and a
-# rerun once the server is back resumes from it. After one such failure, later saves of the
-# run are tried once.
-_GONE_WAITS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
+# Waits between attempts at a save the server did not answer at all: a server that is gone is
+# not waited for; the run ends with the checkpoint as last saved, and a rerun once the server is
+# back resumes from it. Prefect's transport already tries a refused connection again for about
+# 1.5 s, so three attempts take about 6 s. After one such failure, later saves of the run are
+# tried once.
+_GONE_WAITS = (0.25, 1.0)
 
 
 class PrefectVariableStateStore:
@@ -67,7 +68,7 @@ class PrefectVariableStateStore:
     save costs a TLS context and a connection, and ``Variable.set`` reads the Variable twice
     around its write; together they were a fifth of a batch sync's time. A busy server is
     asked again after milliseconds (``_BUSY_WAITS``), not after the client's seconds; a server
-    that does not answer at all is given about 4 s (``_GONE_WAITS``), then the save fails
+    that does not answer at all is given about 6 s (``_GONE_WAITS``), then the save fails
     with :class:`StateError` and the checkpoint stays as last saved.
     """
 

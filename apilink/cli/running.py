@@ -4,7 +4,7 @@ A CLI run talks to the Prefect server named by ``PREFECT_API_URL`` (or, when it 
 temporary one Prefect starts for the run). A server that does not answer before the run is one
 error line naming ``PREFECT_API_URL`` and what to do; one lost during the run ends it within
 about 30 s (the Prefect client asks again :data:`CLI_CLIENT_RETRIES` times, unless
-``PREFECT_CLIENT_MAX_RETRIES`` is set; a checkpoint save gives up after about 4 s) with one
+``PREFECT_CLIENT_MAX_RETRIES`` is set; a checkpoint save gives up after about 6 s) with one
 error line: the checkpoint stays as last saved, and a rerun once the server is back resumes.
 """
 
@@ -14,8 +14,9 @@ import asyncio
 import logging
 import os
 import secrets
+import sys
 import tempfile
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
@@ -24,6 +25,7 @@ from apilink.gc_tuning import freeze_startup_objects
 __all__ = [
     "CLI_CLIENT_RETRIES",
     "check_prefect_api",
+    "leave_without_prefect",
     "lost_prefect_api",
     "run_demo",
     "run_sync_flow",
@@ -98,6 +100,18 @@ def lost_prefect_api(url: str | None, cause: str, balance: str | None = None) ->
         "checkpoint keeps what the target acknowledged until then: start the server again "
         "(`make server`) and rerun to resume" + (f" [{balance}]" if balance else "")
     )
+
+
+def leave_without_prefect(code: int) -> NoReturn:
+    """End the process now, after a run that lost its Prefect server.
+
+    Everything of the run is already written (checkpoint, dead letters, quarantine, audit
+    lines); what is left are Prefect's queued log lines and events for the server that is gone,
+    which Prefect would try to deliver at exit for many seconds more. They are dropped.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _lost(url: str | None, exc: BaseException) -> tuple[dict[str, Any] | None, Exception]:
