@@ -179,9 +179,10 @@ class Loader:
         result = LoadResult()
         requests = enumerate(self._requests(records))
         failed: dict[int, list[DeliveryFailure]] = {}
-        if deliveries is not None:
-            deliveries.start(len(records))
         step = self.endpoint.batch_size if self.endpoint.batch else 1
+        if deliveries is not None:  # in flight + unsaved <= concurrency * batch_size records
+            slack = 0 if self.endpoint.batch else self.endpoint.batch_size - 1
+            deliveries.start(len(records), allowance=self.concurrency * slack)
 
         async def worker() -> None:
             # The iterator is shared: each worker takes the next request when it is free.

@@ -154,6 +154,7 @@ async def api_sync(
         redaction.add_secrets(token.secrets())
 
     state: StateStore | None = None
+    writer: CheckpointWriter | None = None
     try:
         audit = open_audit_log(sync_config) if sync_config.logging.security_audit else None
         # The start-up tasks run synchronously; each would open (and TLS-configure) an API
@@ -171,7 +172,6 @@ async def api_sync(
                 None if dry_run else acquire_token(resolved.target, "target", store, on_token=learn)
             )
         checkpoint: SyncCheckpoint | None = None
-        writer: CheckpointWriter | None = None
         if not dry_run:
             state = choose_state_store(resolved)
             # Saved by one writer off the event loop, after each request the target accepted
@@ -221,6 +221,8 @@ async def api_sync(
                 await publish_summary(summary, resolved.name, dry_run, run.quarantine.preview())
             logger.info("sync %s: %s", resolved.name, summary.balance())
     finally:
+        if writer is not None:
+            await writer.idle()
         if state is not None:
             close_state_store(state)
         redaction.remove()

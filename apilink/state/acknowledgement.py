@@ -10,7 +10,10 @@ records (the order the loader sends them in), in the run's checkpoint::
 The loader reports each request the target accepted and waits, still holding its concurrency
 slot, until a save that includes it has finished; so when the process dies (even ``kill -9``),
 the records the target holds past the checkpoint are at most the requests in flight:
-``max_concurrency`` requests, ``max_concurrency * batch_size`` records. A rerun re-reads the
+``max_concurrency`` requests, ``max_concurrency * batch_size`` records. An endpoint that takes
+one record per request goes on sending while up to ``max_concurrency * (batch_size - 1)``
+delivered records wait for a save (one save per record would make the run as slow as the
+store), which keeps the same bound. A rerun re-reads the
 chunk from the checkpointed position and skips the requests whose records lie in a saved range;
 it trusts the ranges only when the chunk has as many mapped records as before (a source that
 changed under the checkpoint is sent again whole, and idempotency keys absorb the overlap).
@@ -27,6 +30,7 @@ exactly as they can already move its position.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 from collections.abc import Callable
@@ -91,8 +95,27 @@ class CheckpointWriter:
         self._save = save
         self._changes = 0  # changes made so far
         self._saved = 0  # changes the last finished save included
+        self._noted = 0  # records reported delivered so far
+        self._safe = 0  # of those, the ones a finished save included
         self._writing: asyncio.Future[None] | None = None
         self.saves = 0
+
+    @property
+    def unsaved(self) -> int:
+        """Records reported delivered that no finished save includes yet."""
+        return self._noted - self._safe
+
+    def note(self, records: int) -> None:
+        """``records`` more were delivered (the state already says so)."""
+        self._noted += records
+        self._changes += 1
+
+    def soon(self) -> None:
+        """Start a save now if none runs, without waiting for it (a failure shows in the next
+        :meth:`commit`)."""
+        if self._writing is None:
+            self._writing = asyncio.ensure_future(self._write())
+            self._writing.add_done_callback(_consume)
 
     @staticmethod
     def defer(key: str, state: dict[str, Any]) -> None:
@@ -111,15 +134,28 @@ class CheckpointWriter:
                 self._writing = asyncio.ensure_future(self._write())
             await asyncio.shield(self._writing)
 
+    async def idle(self) -> None:
+        """Wait for a save still running (the run is ending; its outcome no longer matters)."""
+        running = self._writing
+        if running is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(running)
+
     async def _write(self) -> None:
-        including = self._changes
+        including, noted = self._changes, self._noted
         snapshot = copy.deepcopy(self.checkpoint.state)
         try:
             await asyncio.to_thread(self._save, self.checkpoint.key, snapshot)
         finally:
             self._writing = None
         self.saves += 1
-        self._saved = including
+        self._saved = max(self._saved, including)
+        self._safe = max(self._safe, noted)
+
+
+def _consume(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()  # retrieved: the next commit meets the same store and says it
 
 
 class ChunkDeliveries:
@@ -147,9 +183,17 @@ class ChunkDeliveries:
         self.failure: StateError | None = None
         self._ranges: Ranges = []
         self._records = 0
+        self.allowance = 0
 
-    def start(self, records: int) -> None:
-        """The chunk has ``records`` mapped records: keep an earlier run's ranges if they fit."""
+    def start(self, records: int, *, allowance: int = 0) -> None:
+        """The chunk has ``records`` mapped records: keep an earlier run's ranges if they fit.
+
+        ``allowance``: how many delivered records may wait for a save while requests go on
+        (the loader's ``max_concurrency * (batch_size - 1)`` when it sends one record per
+        request, so that in flight plus unsaved stays within ``max_concurrency * batch_size``;
+        ``0`` in batch mode, where the requests in flight are the whole window).
+        """
+        self.allowance = allowance
         entry = self._entries().get(str(self.index))
         ranges: Ranges = []
         if isinstance(entry, dict) and entry.get("records") == records:
@@ -174,6 +218,10 @@ class ChunkDeliveries:
         self._ranges = add_range(self._ranges, start, end)
         self._entries()[str(self.index)] = {"records": self._records, "ranges": self._ranges}
         if self.failure is not None:
+            return
+        self.writer.note(end - start)
+        if self.writer.unsaved <= self.allowance:
+            self.writer.soon()
             return
         try:
             await self.writer.commit()

@@ -116,3 +116,40 @@ def test_the_loader_skips_acknowledged_requests_and_reports_the_others() -> None
     assert resumed.skipped == 4
     saved = store.states["orders"]["mappings"]["list->put"]["run"]["delivered"]["3"]
     assert saved == {"records": 10, "ranges": [[0, 10]]}
+
+
+def test_one_record_per_request_does_not_wait_for_a_save_per_record() -> None:
+    """Up to ``concurrency * (batch_size - 1)`` delivered records may wait for a save while
+    requests go on: the window stays ``concurrency * batch_size`` records, the saves few."""
+    unsaved_seen: list[int] = []
+
+    store = MemoryStateStore()
+    checkpoint, writer = _checkpoint(store)
+    rule = checkpoint.config.mapping[0]
+
+    def target(request: httpx.Request) -> httpx.Response:
+        unsaved_seen.append(writer.unsaved)
+        return httpx.Response(201)
+
+    records = [{"id": i} for i in range(60)]
+    endpoint = EndpointConfig(path="/o", method="POST", batch=False, batch_size=5)
+    chunk = ChunkDeliveries(checkpoint, writer, rule, 0)
+
+    async def load() -> int:
+        async with httpx.AsyncClient(
+            base_url="http://127.0.0.1:2", transport=httpx.MockTransport(target)
+        ) as client:
+            cfg = checkpoint.config
+            policy = RetryPolicy.for_connection(
+                cfg.retry_for(cfg.target), cfg.timeout_for(cfg.target), cfg.target
+            )
+            loader = Loader(client, "put", endpoint, policy, scope="orders", concurrency=2)
+            loaded = (await loader.load(records, chunk)).loaded
+            await writer.commit()
+            return loaded
+
+    assert asyncio.run(load()) == 60
+    assert max(unsaved_seen) + 1 <= 2 * 5  # unsaved + this request: within the window
+    assert store.saves < 60
+    saved = store.states["orders"]["mappings"]["list->put"]["run"]["delivered"]["0"]
+    assert saved == {"records": 60, "ranges": [[0, 60]]}
