@@ -26,6 +26,7 @@ ApilinkError
 ├── ValidationFailed            more invalid rows than `max_invalid_ratio` allows
 ├── RunDeadlinePassed           the run's `max_duration` passed before the source was read
 ├── AuditAnchorUnavailable      `apilink audit verify --prefect` could not read the anchors
+├── PrefectUnreachable          the Prefect API at PREFECT_API_URL does not answer
 └── AuditTampered               `apilink audit verify` found an edited, deleted or moved line
 ```
 
@@ -50,6 +51,7 @@ __all__ = [
     "HTTPStatusError",
     "InsecureTransport",
     "PaginationError",
+    "PrefectUnreachable",
     "ReauthorizationRequired",
     "RunDeadlinePassed",
     "TargetUnavailable",
@@ -212,6 +214,10 @@ class RunDeadlinePassed(ApilinkError):
 
     What was loaded stays loaded and checkpointed, so a rerun goes on from there.
     """
+
+
+class PrefectUnreachable(ApilinkError):
+    """The Prefect API at ``PREFECT_API_URL`` does not answer (before or during a run)."""
 
 
 class ValidationFailed(ApilinkError):

@@ -29,12 +29,13 @@ body is never shown in the error).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import string
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
@@ -59,6 +60,9 @@ from apilink.http import (
 )
 from apilink.mapping.paths import MISSING, get_path
 from apilink.redaction import Redactor
+
+if TYPE_CHECKING:
+    from apilink.state.acknowledgement import ChunkDeliveries
 
 __all__ = [
     "STOPS_THE_RUN",
@@ -203,20 +207,34 @@ class Loader:
         """The requests ``records`` are sent in: one per record, or batches in order."""
         return list(self._requests(records))
 
-    async def load(self, records: list[dict[str, Any]]) -> LoadResult:
+    async def load(
+        self, records: list[dict[str, Any]], deliveries: ChunkDeliveries | None = None
+    ) -> LoadResult:
         """Send ``records``; every record ends up loaded or in ``failed`` (in their order).
 
         A fixed pool of ``concurrency`` workers takes the requests in turn, so a chunk of a
-        hundred thousand records makes a few coroutines, not one per record.
+        hundred thousand records makes a few coroutines, not one per record. With
+        ``deliveries``, requests an earlier run delivered are skipped (counted as loaded), and
+        each accepted request is reported before its concurrency slot is given up.
         """
         result = LoadResult()
         requests = enumerate(self._requests(records))
         failed: dict[int, list[DeliveryFailure]] = {}
+        step = self.endpoint.batch_size if self.endpoint.batch else 1
+        if deliveries is not None:  # in flight + unsaved <= concurrency * batch_size records
+            slack = 0 if self.endpoint.batch else self.endpoint.batch_size - 1
+            deliveries.start(len(records), allowance=self.concurrency * slack)
 
         async def worker() -> None:
             # The iterator is shared: each worker takes the next request when it is free.
             for number, group in requests:
-                loaded, failures = await self.send(group)
+                start = number * step
+                end = start + len(group)
+                if deliveries is not None and deliveries.acknowledged(start, end):
+                    result.loaded += len(group)
+                    continue
+                then = functools.partial(deliveries.delivered, start, end) if deliveries else None
+                loaded, failures = await self.send(group, then=then)
                 result.loaded += loaded
                 if failures:
                     failed[number] = failures
@@ -241,7 +259,11 @@ class Loader:
         return (records[i : i + size] for i in range(0, len(records), size))
 
     async def send(
-        self, records: list[dict[str, Any]], key: str | None = None
+        self,
+        records: list[dict[str, Any]],
+        key: str | None = None,
+        *,
+        then: Callable[[], Awaitable[None]] | None = None,
     ) -> tuple[int, list[DeliveryFailure]]:
         """Send one request carrying ``records`` (a batch body in batch mode).
 
@@ -249,6 +271,9 @@ class Loader:
             records: one record, or a batch.
             key: the idempotency key to send (a dead-letter replay passes the original one);
                 derived from the records when ``None``.
+            then: awaited once the target accepted the request, before the concurrency slot
+                is given up (the within-chunk acknowledgement: in-flight requests bound what a
+                crash can send again).
 
         Returns:
             (records loaded, failures).
@@ -294,6 +319,8 @@ class Loader:
                 return 0, failures + self._failed(
                     records, None, f"{type(exc).__name__}: {exc}", key
                 )
+            if response.is_success and then is not None:
+                await then()
         if response.is_success:
             return len(records), failures
         if response.status_code in _REFUSED_CREDENTIALS:

@@ -27,7 +27,8 @@ from apilink.load import STOPS_THE_RUN, RunStopper
 from apilink.quarantine import QuarantineWriter
 from apilink.redaction import install_redaction, open_log_file, secret_values
 from apilink.session import MappingRun, SyncSession
-from apilink.state import MappingStart, StateStore, SyncCheckpoint
+from apilink.state import MappingStart, StateError, StateStore, SyncCheckpoint
+from apilink.state.acknowledgement import CheckpointWriter, ChunkDeliveries
 from apilink.summary import SyncSummary
 from apilink.validation.ratio import InvalidRatioGuard
 from flows.config_source import load_sync_config
@@ -35,13 +36,13 @@ from flows.progress import RunProgress
 from flows.reporting import publish_summary
 from tasks.audit import audit_hooks
 from tasks.auth import acquire_token
-from tasks.checkpoint import choose_state_store, close_state_store
+from tasks.checkpoint import UNANSWERED, choose_state_store, close_state_store
 from tasks.credentials import resolve_credentials
 from tasks.pipeline import as_is, extract_chunk, process_chunk
 from tasks.rate_limit import rate_limited_transports
 from tasks.rbac_guard import rbac_guard
 
-__all__ = ["SyncIncomplete", "api_sync", "select_mappings"]
+__all__ = ["SyncIncomplete", "api_sync", "last_summary", "select_mappings"]
 
 
 class SyncIncomplete(ApilinkError):
@@ -78,6 +79,13 @@ def select_mappings(
 
 
 _AUDIT_HOOKS = audit_hooks()
+_LAST_SUMMARY: list[SyncSummary] = []
+
+
+def last_summary() -> SyncSummary | None:
+    """The counts of the last run this process ended, even one whose end Prefect could not
+    record (the CLI prints them when the Prefect server went away during the run)."""
+    return _LAST_SUMMARY[-1] if _LAST_SUMMARY else None
 
 
 @flow(
@@ -147,6 +155,7 @@ async def api_sync(
         redaction.add_secrets(token.secrets())
 
     state: StateStore | None = None
+    writer: CheckpointWriter | None = None
     try:
         audit = open_audit_log(sync_config) if sync_config.logging.security_audit else None
         # The start-up tasks run synchronously; each would open (and TLS-configure) an API
@@ -166,16 +175,18 @@ async def api_sync(
         checkpoint: SyncCheckpoint | None = None
         if not dry_run:
             state = choose_state_store(resolved)
-            # Saved in line, once per acknowledged chunk: the target never holds more than the
-            # two chunks in flight past the checkpoint. Not a Prefect task: its state writes
-            # per chunk cost a fifth of a batch sync's time on the bench; the progress artifact
-            # already shows each acknowledged chunk.
+            # Saved by one writer off the event loop, after each request the target accepted
+            # (apilink.state.acknowledgement) and each acknowledged chunk: the target never
+            # holds more than the requests in flight past the checkpoint. Not a Prefect task:
+            # its state writes cost a fifth of a batch sync's time on the bench; the progress
+            # artifact already shows each acknowledged chunk.
             checkpoint = SyncCheckpoint(
                 state,
                 resolved,
-                save=state.save,
+                save=CheckpointWriter.defer,
                 key=f"{resolved.name}#{partition}" if partition else None,
             )
+            writer = CheckpointWriter(checkpoint, state.save)
         run = _Run(
             dead_letters=DeadLetterQueue.for_sync(resolved),
             quarantine=QuarantineWriter.for_run(
@@ -183,6 +194,7 @@ async def api_sync(
             ),
             progress=RunProgress(resolved.name, len(rules)),
             checkpoint=checkpoint,
+            writer=writer,
             dry_run=dry_run,
         )
         await run.progress.start()
@@ -206,10 +218,14 @@ async def api_sync(
             if run.quarantine.count:
                 summary.quarantine_file = str(run.quarantine.path)
             complete = not (summary.failed or summary.errors)
+            _LAST_SUMMARY[:] = [summary]
             await run.progress.finish(summary, completed=complete)
-            await publish_summary(summary, resolved.name, dry_run, run.quarantine.preview())
+            if not run.progress.lost:  # a Prefect API outage is not waited out here
+                await publish_summary(summary, resolved.name, dry_run, run.quarantine.preview())
             logger.info("sync %s: %s", resolved.name, summary.balance())
     finally:
+        if writer is not None:
+            await writer.idle()
         if state is not None:
             close_state_store(state)
         redaction.remove()
@@ -248,9 +264,21 @@ class _Run:
     quarantine: QuarantineWriter
     progress: RunProgress
     checkpoint: SyncCheckpoint | None
+    writer: CheckpointWriter | None
     dry_run: bool
     summary: SyncSummary = field(default_factory=SyncSummary)
     stopped: bool = False
+
+    def deliveries(self, rule: MappingConfig, index: int) -> ChunkDeliveries | None:
+        """What acknowledges progress within chunk ``index`` (none without a checkpoint)."""
+        if self.checkpoint is None or self.writer is None:
+            return None
+        return ChunkDeliveries(self.checkpoint, self.writer, rule, index)
+
+    async def save(self) -> None:
+        """Save the checkpoint's changes (off the event loop, coalesced with others)."""
+        if self.writer is not None:
+            await self.writer.commit()
 
 
 async def _sync_mapping(session: SyncSession, rule: MappingConfig, number: int, run: _Run) -> None:
@@ -306,6 +334,7 @@ async def _sync_mapping(session: SyncSession, rule: MappingConfig, number: int, 
                 ratio.add(checked, invalid)
                 ratio.enforce(final=last)
 
+            deliveries = run.deliveries(rule, index)
             processing = _InFlight(
                 asyncio.ensure_future(
                     process_chunk(
@@ -317,12 +346,14 @@ async def _sync_mapping(session: SyncSession, rule: MappingConfig, number: int, 
                         quarantine=as_is(run.quarantine),
                         check_ratio=as_is(check_ratio),
                         dry_run=run.dry_run,
+                        deliveries=as_is(deliveries),
                     )
                 ),
                 records,
                 position,
                 within,
                 index,
+                deliveries,
             )
             previous, loading = loading, processing
             if previous is not None and not await _settle(previous, rule, number, run):
@@ -338,6 +369,11 @@ async def _sync_mapping(session: SyncSession, rule: MappingConfig, number: int, 
             await _abandon(loading.outcome)
     if checkpoint is not None:
         checkpoint.finish(rule)
+        try:
+            await run.save()
+        except StateError as exc:
+            summary.errors.append(_error(session, "checkpoint", exc))
+            return
     await run.progress.update(number, 1.0, summary, what=f"{rule.source} -> {rule.target} done: ")
 
 
@@ -350,6 +386,7 @@ class _InFlight:
     position: dict[str, Any] | None
     within: float | None
     index: int
+    deliveries: ChunkDeliveries | None = None
 
 
 async def _settle(chunk: _InFlight, rule: MappingConfig, number: int, run: _Run) -> bool:
@@ -369,8 +406,25 @@ async def _settle(chunk: _InFlight, rule: MappingConfig, number: int, run: _Run)
         run.stopped = True
         return False
     summary.add(counts)
+    if chunk.deliveries is not None and chunk.deliveries.skipped:
+        get_run_logger().info(
+            "chunk #%d: %d records an interrupted run delivered were not sent again",
+            chunk.index,
+            chunk.deliveries.skipped,
+        )
     if run.checkpoint is not None:
+        if chunk.deliveries is not None:
+            chunk.deliveries.forget()
         run.checkpoint.acknowledge(rule, chunk.records, chunk.position)
+        try:
+            await run.save()
+        except StateError as exc:
+            # Counted, but not acknowledged: a rerun goes on from the last saved position
+            # (and skips what the saved progress within this chunk says was delivered).
+            summary.errors.append(f"chunk #{chunk.index}: {exc}"[:300])
+            if UNANSWERED in str(exc):
+                run.progress.lost = True  # the same server: its progress bar is not waited for
+            return False
     await run.progress.update(
         number,
         chunk.within,

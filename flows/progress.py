@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable
 from uuid import UUID
@@ -10,7 +12,14 @@ from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifa
 
 from apilink.summary import SyncSummary
 
-__all__ = ["RunProgress", "artifact_key"]
+__all__ = ["ARTIFACT_SECONDS", "RunProgress", "artifact_key"]
+
+# The longest a progress write may take. The bar is for people watching: a Prefect API that
+# does not answer in this time is not waited for again (the run's checkpoint, not the bar,
+# decides whether it can go on).
+ARTIFACT_SECONDS = 5.0
+
+logger = logging.getLogger("apilink.progress")
 
 
 def artifact_key(name: str) -> str:
@@ -26,7 +35,9 @@ class RunProgress:
     bar moves when the mapping ends and the description carries the running counts.
 
     The artifact is written at most once per ``every`` seconds (each write is a request to the
-    Prefect API, and a fast run ends chunks several times a second), and always at the end.
+    Prefect API, and a fast run ends chunks several times a second), and always at the end. A
+    write that fails or takes longer than :data:`ARTIFACT_SECONDS` ends the updates
+    (:attr:`lost` is then true): a Prefect API outage must not stall the sync.
 
     Args:
         name: the sync's name (the artifact key is ``<name>-progress``).
@@ -51,6 +62,7 @@ class RunProgress:
         self._clock = clock
         self._sent_at: float | None = None
         self._artifact: UUID | None = None
+        self.lost = False
 
     async def start(self) -> None:
         self._artifact = await acreate_progress_artifact(
@@ -79,12 +91,19 @@ class RunProgress:
             await self._send(f"stopped at {self.percent:g}%: {summary.balance()}")
 
     async def _send(self, text: str) -> None:
-        if self._artifact is None:
+        if self._artifact is None or self.lost:
             return
         self._sent_at = self._clock()
-        await aupdate_progress_artifact(
+        update = aupdate_progress_artifact(
             self._artifact, self.percent, description=f"apilink sync `{self.name}`: {text}"
         )
+        try:
+            await asyncio.wait_for(update, ARTIFACT_SECONDS)
+        except Exception as exc:
+            self.lost = True
+            logger.warning(
+                "progress artifact not updated (%s); no more updates this run", type(exc).__name__
+            )
 
 
 def _counts(summary: SyncSummary) -> str:

@@ -30,10 +30,18 @@ from apilink.state import (
     state_slug,
 )
 
-__all__ = ["STORE_ENV", "PrefectVariableStateStore", "choose_state_store", "close_state_store"]
+__all__ = [
+    "STORE_ENV",
+    "UNANSWERED",
+    "PrefectVariableStateStore",
+    "choose_state_store",
+    "close_state_store",
+]
 
 STORE_ENV = "APILINK_STATE_STORE"
 _PREFIX = "apilink-state-"
+# How a save that met no Prefect server says so (the CLI turns it into its one error line).
+UNANSWERED = "the Prefect API did not answer"
 # Waits between attempts at a save the server answered "busy" (about 16 s in all). A local
 # Prefect server on SQLite answers 503 when the write meets the server's own writes of task-run
 # events, which happens right after every chunk; trying again a few milliseconds later works,
@@ -41,6 +49,12 @@ _PREFIX = "apilink-state-"
 # of a partitioned sync) may need the longer waits.
 _BUSY_WAITS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
 _BUSY_STATUSES = frozenset({429, 502, 503})
+# Waits between attempts at a save the server did not answer at all: a server that is gone is
+# not waited for; the run ends with the checkpoint as last saved, and a rerun once the server is
+# back resumes from it. Prefect's transport already tries a refused connection again for about
+# 1.5 s, so three attempts take about 6 s. After one such failure, later saves of the run are
+# tried once.
+_GONE_WAITS = (0.25, 1.0)
 
 
 class PrefectVariableStateStore:
@@ -53,11 +67,19 @@ class PrefectVariableStateStore:
     to :meth:`close`, and a save is one ``PATCH`` (a ``POST`` the first time): a client per
     save costs a TLS context and a connection, and ``Variable.set`` reads the Variable twice
     around its write; together they were a fifth of a batch sync's time. A busy server is
-    asked again after milliseconds (``_BUSY_WAITS``), not after the client's seconds.
+    asked again after milliseconds (``_BUSY_WAITS``), not after the client's seconds; a server
+    that does not answer at all is given about 6 s (``_GONE_WAITS``), then the save fails
+    with :class:`StateError` and the checkpoint stays as last saved.
     """
 
-    def __init__(self, busy_waits: tuple[float, ...] = _BUSY_WAITS) -> None:
+    def __init__(
+        self,
+        busy_waits: tuple[float, ...] = _BUSY_WAITS,
+        gone_waits: tuple[float, ...] = _GONE_WAITS,
+    ) -> None:
         self.busy_waits = busy_waits
+        self.gone_waits = gone_waits
+        self.unreachable = False
         self._client: SyncPrefectClient | None = None
 
     def name(self, key: str) -> str:
@@ -81,23 +103,30 @@ class PrefectVariableStateStore:
             raise StateError(
                 f"cannot save the state of sync {key!r} in a Prefect Variable: {exc}"
             ) from None
-        for wait in (*self.busy_waits, None):
+        busy, gone = iter(self.busy_waits), iter(() if self.unreachable else self.gone_waits)
+        while True:
             try:
                 self._write(update)
+                self.unreachable = False
                 return
             except httpx.HTTPStatusError as exc:
                 status = exc.response.status_code
-                if status not in _BUSY_STATUSES or wait is None:
+                wait = next(busy, None) if status in _BUSY_STATUSES else None
+                if wait is None:
                     raise StateError(
                         f"cannot save the state of sync {key!r} in Prefect Variable {name!r}: "
                         f"the API answered {status}"
                     ) from None
             except httpx.TransportError as exc:
+                wait = next(gone, None)
                 if wait is None:
+                    self.unreachable = True
                     raise StateError(
                         f"cannot save the state of sync {key!r} in Prefect Variable {name!r}: "
-                        f"{type(exc).__name__}"
+                        f"{UNANSWERED} ({type(exc).__name__})"
                     ) from None
+            # Saves run in a worker thread (apilink.state.acknowledgement), never on the
+            # event loop, so this wait holds up no request.
             time.sleep(wait)
 
     def _write(self, update: VariableUpdate) -> None:

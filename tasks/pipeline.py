@@ -33,6 +33,7 @@ from apilink.load import STOPS_THE_RUN, Loader, LoadResult, RunStopper
 from apilink.mapping.mapper import MappingFailure, RecordMapper
 from apilink.quarantine import QuarantineWriter
 from apilink.session import MappingRun
+from apilink.state.acknowledgement import ChunkDeliveries
 from apilink.summary import SyncSummary
 from apilink.validation import ChunkValidation, Quarantined, Validator
 
@@ -86,9 +87,12 @@ def map_records(
     return mapped, refused
 
 
-async def load_records(loader: Loader, records: list[dict[str, Any]]) -> LoadResult:
-    """Deliver mapped records to the target endpoint."""
-    result = await loader.load(records)
+async def load_records(
+    loader: Loader, records: list[dict[str, Any]], deliveries: ChunkDeliveries | None = None
+) -> LoadResult:
+    """Deliver mapped records to the target endpoint (``deliveries``: see
+    :mod:`apilink.state.acknowledgement`)."""
+    result = await loader.load(records, deliveries)
     logger = get_run_logger()
     logger.info("loaded %d records into %s", result.loaded, loader.name)
     if result.failed:
@@ -111,6 +115,7 @@ async def process_chunk(
     quarantine: QuarantineWriter | None = None,
     check_ratio: Callable[[int, int], None] | None = None,
     dry_run: bool = False,
+    deliveries: ChunkDeliveries | None = None,
 ) -> tuple[SyncSummary, str | RunStopper | None]:
     """Validate, map and load one extracted chunk; never loses count of a record.
 
@@ -122,6 +127,7 @@ async def process_chunk(
     or :class:`~apilink.errors.TargetUnavailable` (it failed for a whole retry deadline) is
     returned as the error: every record would fail alike, so none is dead-lettered for it, and
     the caller stops the run without counting or acknowledging the chunk.
+    ``deliveries`` acknowledges progress within the chunk as the target accepts requests.
     Records the target refused are written to ``dead_letters``. When a stage raises, the records
     it held are dead-lettered too (mapped ones with the idempotency keys of the requests they
     were in, so a replay is harmless if some arrived), and the error is returned.
@@ -156,7 +162,7 @@ async def process_chunk(
     if dry_run:
         return chunk, None
     try:
-        delivered = await load_records(loader, mapped)
+        delivered = await load_records(loader, mapped, deliveries)
     except STOPS_THE_RUN as exc:
         # Systemic: returned rather than raised (one line in the log, not a traceback); the
         # caller neither counts nor acknowledges the chunk, and nothing is dead-lettered.

@@ -14,7 +14,7 @@ from apilink.cli import init as init_command
 from apilink.cli import schema as schema_command
 from apilink.cli.guard import require
 from apilink.config import load_config
-from apilink.errors import AccessDenied, ApilinkError, ConfigError
+from apilink.errors import AccessDenied, ApilinkError, ConfigError, PrefectUnreachable
 from apilink.rbac import Permission
 
 __all__ = ["app", "main"]
@@ -118,7 +118,7 @@ def sync(
         load_config(config)  # fail fast, before Prefect starts
     except ConfigError as exc:
         raise fail(str(exc)) from None
-    from apilink.cli.running import run_sync_flow
+    from apilink.cli.running import leave_without_prefect, run_sync_flow
 
     summary, error = run_sync_flow(
         config_path=str(config),
@@ -130,6 +130,9 @@ def sync(
         _print_summary(summary, as_json)
     if error is not None:
         code = 2 if isinstance(error, ConfigError) else 1
+        if isinstance(error, PrefectUnreachable):  # lost during the run: nothing to wait for
+            fail(str(error), code)
+            leave_without_prefect(code)
         raise fail(str(error), code)
 
 

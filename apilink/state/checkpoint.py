@@ -110,6 +110,9 @@ class SyncCheckpoint:
                     resumed_chunks=int(run.get("chunks", 0)),
                 )
         discarded = isinstance(run, dict) and run.get("fingerprint") != fingerprint
+        # Progress within the first chunks of a run that acknowledged none whole yet
+        # (apilink.state.acknowledgement) still holds for a rerun of the same config.
+        delivered = run.get("delivered") if isinstance(run, dict) and not discarded else None
         params: dict[str, Any] = {}
         incremental = self.config.incremental
         if incremental is not None:
@@ -123,6 +126,8 @@ class SyncCheckpoint:
             "high_water": entry.get("cursor"),
             "chunks": 0,
         }
+        if isinstance(delivered, dict) and delivered:
+            entry["run"]["delivered"] = delivered
         return MappingStart(params=params, position=None, discarded=discarded)
 
     def acknowledge(

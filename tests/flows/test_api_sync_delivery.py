@@ -85,7 +85,7 @@ def test_a_chunk_whose_load_raises_is_dead_lettered_and_replayed(
     original = Loader.load
     calls = 0
 
-    async def flaky(self: Loader, records: list[dict[str, Any]]) -> LoadResult:
+    async def flaky(self: Loader, records: list[dict[str, Any]], *rest: Any) -> LoadResult:
         nonlocal calls
         calls += 1
         if calls == 2:

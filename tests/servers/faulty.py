@@ -14,7 +14,7 @@ Kinds of fault:
   the tests), and the target stores the records once the wait is over.
 
 The target stores records under their ``Idempotency-Key`` (a repeat is acknowledged and
-ignored), refuses records whose ``name`` starts with ``REJECT`` with a 422 whose body echoes
+ignored; with ``honour_keys=False`` it is stored again, as most real APIs would), refuses records whose ``name`` starts with ``REJECT`` with a 422 whose body echoes
 the request's ``Authorization`` header (a careless API), can hold requests at a gate so a
 test can kill its client mid-run, and can answer 403 to everything once ``forbid_after``
 records are stored (a key whose permission is withdrawn mid-run).
@@ -188,6 +188,7 @@ class FaultyTarget:
     duplicates: int = 0
     gate_after: int | None = None
     forbid_after: int | None = None
+    honour_keys: bool = True
     gate: threading.Event = field(default_factory=threading.Event)
     reached_gate: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -200,8 +201,10 @@ class FaultyTarget:
     def store(self, key: str, records: list[dict[str, Any]]) -> bool:
         with self.lock:
             if key in self.stored:
-                self.duplicates += 1
-                return False
+                if self.honour_keys:
+                    self.duplicates += 1
+                    return False
+                key = f"{key}#{len(self.stored)}"  # like most real APIs: stored again
             self.stored[key] = records
             return True
 

@@ -118,3 +118,22 @@ def test_the_file_store_is_chosen_when_asked() -> None:
     assert isinstance(chosen, FileStateStore)
     close_state_store(chosen)  # nothing to release
     assert isinstance(choose_state_store(config, {STORE_ENV: "prefect"}), PrefectVariableStateStore)
+
+
+def test_a_server_that_does_not_answer_fails_the_save_clearly_and_then_at_once() -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from apilink.demo import free_port
+    from tasks.checkpoint import UNANSWERED
+
+    store = PrefectVariableStateStore(gone_waits=(0.001,))
+    with temporary_settings(updates={PREFECT_API_URL: f"http://127.0.0.1:{free_port()}/api"}):
+        try:
+            with pytest.raises(StateError, match=UNANSWERED):
+                store.save("gone", {"n": 1})
+            assert store.unreachable
+            store.gone_waits = (30.0,)  # a second save is not tried again: no wait at all
+            with pytest.raises(StateError, match=UNANSWERED):
+                store.save("gone", {"n": 2})
+        finally:
+            close_state_store(store)
