@@ -14,7 +14,8 @@ Kinds of fault:
   the tests), and the target stores the records once the wait is over.
 
 The target stores records under their ``Idempotency-Key`` (a repeat is acknowledged and
-ignored; with ``honour_keys=False`` it is stored again, as most real APIs would), refuses records whose ``name`` starts with ``REJECT`` with a 422 whose body echoes
+ignored; with ``honour_keys=False`` it is stored again, as most real APIs would),
+refuses records whose ``name`` starts with ``REJECT`` with a 422 whose body echoes
 the request's ``Authorization`` header (a careless API), can hold requests at a gate so a
 test can kill its client mid-run, and can answer 403 to everything once ``forbid_after``
 records are stored (a key whose permission is withdrawn mid-run).
