@@ -18,7 +18,9 @@ ApilinkError
 │   └── ReauthorizationRequired a refresh token was refused: a person must log in again
 ├── AccessDenied                RBAC refused a permission
 ├── TransportError              an HTTP exchange that failed for good
-│   ├── InsecureTransport       http:// to a host that is not loopback
+│   ├── InsecureTransport       http:// to a host that is not loopback, or another origin
+│   ├── ResponseTooLarge        a body (decoded) over `max_response_bytes`
+│   ├── DeadlineExceeded        no whole answer within the request's deadline
 │   ├── HTTPStatusError         a status that retries did not cure
 │   └── PaginationError         a paginator that would loop or read nonsense
 ├── ValidationFailed            more invalid rows than `max_invalid_ratio` allows
@@ -41,11 +43,13 @@ __all__ = [
     "CredentialExpired",
     "CredentialFileError",
     "CredentialNotFound",
+    "DeadlineExceeded",
     "DecryptionError",
     "HTTPStatusError",
     "InsecureTransport",
     "PaginationError",
     "ReauthorizationRequired",
+    "ResponseTooLarge",
     "RunDeadlinePassed",
     "TokenResponseError",
     "TransportError",
@@ -147,7 +151,16 @@ class TransportError(ApilinkError):
 
 
 class InsecureTransport(TransportError):
-    """Plain ``http://`` to a host that is not loopback, without ``allow_insecure_http``."""
+    """Plain ``http://`` to a host that is not loopback, without ``allow_insecure_http``; or a
+    request to an origin its client was not configured for."""
+
+
+class ResponseTooLarge(TransportError):
+    """A response body exceeded the connection's ``max_response_bytes``; it was not kept."""
+
+
+class DeadlineExceeded(TransportError):
+    """The request's overall deadline passed before an answer came."""
 
 
 class HTTPStatusError(TransportError):
