@@ -202,9 +202,7 @@ def bounded_response(
     return httpx.Response(
         response.status_code,
         headers=[
-            (k, v)
-            for k, v in response.headers.raw
-            if not (encoded and k.lower() in _WIRE_HEADERS)
+            (k, v) for k, v in response.headers.raw if not (encoded and k.lower() in _WIRE_HEADERS)
         ],
         stream=_DecodedStream(raw, decoder),
         request=request,
