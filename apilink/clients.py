@@ -338,4 +338,6 @@ def vault_session(config: VaultStoreConfig) -> requests.Session:
         "Vault server", [config.url], allow_insecure_http=config.allow_insecure_http
     )
     tls_verify(config.verify, httpx.URL(config.url).host)
-    return _GuardedSession(policy, config.max_response_bytes, config.deadline)
+    session = _GuardedSession(policy, config.max_response_bytes, config.deadline)
+    session.verify = config.verify  # hvac takes a session's own verify over its argument
+    return session
