@@ -18,7 +18,10 @@ What the transport does, so that retries and caps behave as with httpx's own tra
   :class:`httpx.ReadTimeout`, :class:`httpx.PoolTimeout`, :class:`httpx.ReadError`,
   :class:`httpx.RemoteProtocolError`, so they are retried where httpx's would be;
 - TLS: ``verify`` is ``True`` (certifi's bundle, as httpx), ``False``, or a CA bundle path; the
-  context is built on the first ``https://`` request only.
+  context is built on the first ``https://`` request only;
+- with a ``policy`` (:class:`~apilink.transport.OriginPolicy`), a request to another origin, or
+  down to http, is refused before it is sent; with ``max_response_bytes``, every body (a token
+  endpoint's too) is decoded by :mod:`apilink.body_limit` and refused past the limit.
 
 The aiohttp session is opened on the first request (it belongs to the running event loop) and
 closed by ``aclose()``, which ``httpx.AsyncClient.aclose()`` calls.
@@ -39,6 +42,9 @@ from typing import Any
 import aiohttp
 import httpx
 
+from apilink.body_limit import BodyOverLimit, BoundedDecoder, bounded_response
+from apilink.transport import OriginPolicy
+
 __all__ = ["AiohttpTransport", "BodyOverLimit", "read_limited"]
 
 _CHUNK = 64 * 1024
@@ -47,20 +53,6 @@ _SKIP_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 # A body kept decoded no longer matches the headers that described it on the wire.
 _WIRE_HEADERS = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
 _HTTP_11 = {"http_version": b"HTTP/1.1"}
-
-
-class BodyOverLimit(Exception):
-    """A response body passed the byte limit it was read under; the rest was not read.
-
-    Attributes:
-        detail: what gave it away: ``"declares N bytes"`` or ``"is longer"``.
-        limit: the limit, in bytes.
-    """
-
-    def __init__(self, detail: str, limit: int) -> None:
-        self.detail = detail
-        self.limit = limit
-        super().__init__(f"the response {detail} than {limit} bytes")
 
 
 class _ResponseStream(httpx.AsyncByteStream):
@@ -93,6 +85,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         verify: ``True`` (certifi's CA bundle), ``False`` (no verification), or a CA bundle
             path.
         trust_env: read proxy settings and ``.netrc`` from the environment, as aiohttp does.
+        policy: where requests may go (``None``: anywhere).
+        max_response_bytes: decoded bytes allowed in any body (``None``: no limit).
     """
 
     def __init__(
@@ -102,7 +96,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         keepalive_expiry: float = 5.0,
         verify: bool | str = True,
         trust_env: bool = False,
+        policy: OriginPolicy | None = None,
+        max_response_bytes: int | None = None,
     ) -> None:
+        self.policy = policy
+        self.max_response_bytes = max_response_bytes
         self.max_connections = max_connections
         self.keepalive_expiry = keepalive_expiry
         self.verify = verify
@@ -139,7 +137,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return self._ssl
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return _streamed(await self._start(request), request)
+        answer = await self._start(request)
+        try:
+            return bounded_response(_streamed(answer, request), self._cap(None), request=request)
+        except BaseException:
+            answer.release()
+            raise
+
+    def _cap(self, max_bytes: int | None) -> int | None:
+        limits = [n for n in (max_bytes, self.max_response_bytes) if n is not None]
+        return min(limits) if limits else None
 
     async def fetch(
         self, request: httpx.Request, *, max_bytes: int | None = None
@@ -158,6 +165,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             BodyOverLimit: the body declares or runs past ``max_bytes`` (``None``: no limit).
         """
         response = await self._start(request)
+        max_bytes = self._cap(max_bytes)
         if "Content-Encoding" in response.headers:
             return await read_limited(_streamed(response, request), max_bytes)
         try:
@@ -168,6 +176,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     async def _start(self, request: httpx.Request) -> aiohttp.ClientResponse:
         """Send ``request``: the answer's status and headers are in, its body is not read."""
+        if self.policy is not None:
+            self.policy.check(request.url)
         session = self._open()
         timeout: dict[str, float | None] = request.extensions.get("timeout", {})
         options: dict[str, Any] = {
@@ -200,8 +210,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 async def read_limited(response: httpx.Response, max_bytes: int | None) -> httpx.Response:
     """A streamed ``response`` read whole and decoded, as a read response; closes it.
 
-    Decoded bytes are counted, so a small compressed body that inflates past ``max_bytes`` is
-    refused like one that declares or sends too many.
+    Decoded bytes are counted as they are inflated (:class:`~apilink.body_limit.BoundedDecoder`),
+    so a small compressed body that inflates past ``max_bytes`` is refused like one that
+    declares or sends too many, without ever being inflated whole.
 
     Returns:
         A read copy with the ``request``, ``extensions`` and ``history`` of ``response``,
@@ -210,15 +221,17 @@ async def read_limited(response: httpx.Response, max_bytes: int | None) -> httpx
     Raises:
         BodyOverLimit: the body declares or runs past ``max_bytes`` (``None``: no limit).
     """
+    decoder = BoundedDecoder(response.headers.get("content-encoding", ""), max_bytes)
+    body = bytearray()
     try:
-        declared = response.headers.get("content-length", "")
-        if max_bytes is not None and declared.isdigit() and int(declared) > max_bytes:
-            raise BodyOverLimit(f"declares {declared} bytes", max_bytes)
-        body = bytearray()
-        async for part in response.aiter_bytes():
-            body += part
-            if max_bytes is not None and len(body) > max_bytes:
-                raise BodyOverLimit("is longer", max_bytes)
+        decoder.declared(response.headers.get("content-length"))
+        if response.is_stream_consumed:  # read already (an auth flow reads what it sees)
+            body += decoder.feed_whole(response.content)
+        else:
+            async for part in response.aiter_raw():
+                for piece in decoder.feed(part):
+                    body += piece
+            body += decoder.flush()
     finally:
         await response.aclose()
     read = _read_response(response.status_code, response.headers.raw, bytes(body), response.request)

@@ -19,7 +19,9 @@ ApilinkError
 │   └── CredentialsRefused      the target answered 401 after a token refresh, or 403: run stops
 ├── AccessDenied                RBAC refused a permission
 ├── TransportError              an HTTP exchange that failed for good
-│   ├── InsecureTransport       http:// to a host that is not loopback
+│   ├── InsecureTransport       http:// to a host that is not loopback, or another origin
+│   ├── ResponseTooLarge        a body (decoded) over `max_response_bytes`
+│   ├── DeadlineExceeded        no whole answer within the request's deadline
 │   ├── HTTPStatusError         a status that retries did not cure
 │   ├── PaginationError         a paginator that would loop or read nonsense
 │   └── TargetUnavailable       the target failed transiently for a whole deadline: run stops
@@ -47,12 +49,14 @@ __all__ = [
     "CredentialFileError",
     "CredentialNotFound",
     "CredentialsRefused",
+    "DeadlineExceeded",
     "DecryptionError",
     "HTTPStatusError",
     "InsecureTransport",
     "PaginationError",
     "PrefectUnreachable",
     "ReauthorizationRequired",
+    "ResponseTooLarge",
     "RunDeadlinePassed",
     "TargetUnavailable",
     "TokenResponseError",
@@ -172,7 +176,16 @@ class TransportError(ApilinkError):
 
 
 class InsecureTransport(TransportError):
-    """Plain ``http://`` to a host that is not loopback, without ``allow_insecure_http``."""
+    """Plain ``http://`` to a host that is not loopback, without ``allow_insecure_http``; or a
+    request to an origin its client was not configured for."""
+
+
+class ResponseTooLarge(TransportError):
+    """A response body exceeded the connection's ``max_response_bytes``; it was not kept."""
+
+
+class DeadlineExceeded(TransportError):
+    """The request's overall deadline passed before an answer came."""
 
 
 class HTTPStatusError(TransportError):

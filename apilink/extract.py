@@ -24,6 +24,7 @@ from apilink.errors import PaginationError, RunDeadlinePassed
 from apilink.http import RetryPolicy, raise_for_status, send_with_retry
 from apilink.mapping.paths import MISSING, get_path
 from apilink.pagination import PageRequest, Paginator, PaginatorOptions, build_paginator
+from apilink.pagination.follow import origin_of
 
 __all__ = ["PageReader", "paginator_state", "records_of", "restore_paginator"]
 
@@ -196,6 +197,15 @@ class PageReader:
             raise ValueError("the saved position is not a reader position") from None
         if not isinstance(url, str) or not isinstance(params, dict) or not isinstance(state, dict):
             raise ValueError("the saved position is not a reader position")
+        saved = httpx.URL(url)
+        if saved.is_absolute_url and origin_of(saved) != origin_of(self.client.base_url):
+            # Whoever can edit a checkpoint must not choose where the source's credentials go
+            # (the client refuses the request anyway; this names the checkpoint as the cause).
+            raise PaginationError(
+                f"the checkpoint of `{self.name}` points to {origin_of(saved)}, not the "
+                f"source's origin {origin_of(self.client.base_url)}; refusing to resume from it "
+                "(was the checkpoint edited?). Reset the sync's state to start over."
+            )
         restore_paginator(self.paginator, state)
         self.request.url = url
         self.request.params = dict(params)

@@ -33,9 +33,11 @@ from typing import Any
 
 import httpx
 
-from apilink.aiohttp_transport import AiohttpTransport, BodyOverLimit, read_limited
+from apilink.aiohttp_transport import read_limited
+from apilink.body_limit import BodyOverLimit
+from apilink.clients import api_client
 from apilink.config.models import ConnectionConfig, RetryConfig, TimeoutConfig
-from apilink.errors import HTTPStatusError, TransportError
+from apilink.errors import DeadlineExceeded, HTTPStatusError, ResponseTooLarge, TransportError
 from apilink.fast_lane import fast_lane, fast_request, json_body, resolve_url, send_fast
 from apilink.redaction import sanitize_url
 
@@ -63,42 +65,23 @@ TRANSIENT_STATUSES = frozenset({408, 429, 502, 503, 504})
 DEFAULT_ATTEMPTS = 3
 
 
-class ResponseTooLarge(TransportError):
-    """A response body exceeded the connection's ``max_response_bytes``; it was not kept."""
-
-
-class DeadlineExceeded(TransportError):
-    """The request's overall deadline passed before an answer came."""
-
-
 def build_client(
     connection: ConnectionConfig,
     *,
     timeout: TimeoutConfig,
     auth: httpx.Auth | None,
     transport: httpx.AsyncBaseTransport | None = None,
+    what: str = "API",
 ) -> httpx.AsyncClient:
-    """An async client for ``connection``: base URL, headers, TLS, timeouts and pool size.
+    """An async client for ``connection``, built by :func:`apilink.clients.api_client`: base
+    URL, headers, TLS, timeouts, pool size, and the rules every client keeps (https, its own
+    origin only, bodies capped after decompression).
 
     Requests go through :class:`~apilink.aiohttp_transport.AiohttpTransport` unless a
     ``transport`` is given (tests pass mock transports): httpx's own pool costs several times
     more per request when many small ones are in flight.
     """
-    limit = connection.max_concurrency
-    if transport is None:
-        transport = AiohttpTransport(max_connections=limit, verify=connection.verify)
-    return httpx.AsyncClient(
-        base_url=connection.base_url,
-        headers=connection.headers,
-        auth=auth,
-        verify=connection.verify,
-        timeout=httpx.Timeout(
-            connect=timeout.connect, read=timeout.read, write=timeout.write, pool=timeout.pool
-        ),
-        limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
-        transport=transport,
-        follow_redirects=False,
-    )
+    return api_client(connection, what=what, timeout=timeout, auth=auth, transport=transport)
 
 
 class RetryPolicy:

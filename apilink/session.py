@@ -65,12 +65,14 @@ class SyncSession:
             timeout=config.timeout_for(config.source),
             auth=source_auth,
             transport=transports.get("source"),
+            what="source",
         )
         self.target = build_client(
             config.target,
             timeout=config.timeout_for(config.target),
             auth=target_auth,
             transport=transports.get("target"),
+            what="target",
         )
         options = policy_options or {}
         self.source_policy = RetryPolicy.for_connection(

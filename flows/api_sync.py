@@ -168,9 +168,23 @@ async def api_sync(
             redaction.add_secrets(run_secrets)
             rules = select_mappings(resolved, source_endpoint, target_endpoint)
             store = credentials.store
-            source_auth = acquire_token(resolved.source, "source", store, on_token=learn)
+            source_auth = acquire_token(
+                resolved.source,
+                "source",
+                store,
+                on_token=learn,
+                timeout=resolved.timeout_for(resolved.source),
+            )
             target_auth = (
-                None if dry_run else acquire_token(resolved.target, "target", store, on_token=learn)
+                None
+                if dry_run
+                else acquire_token(
+                    resolved.target,
+                    "target",
+                    store,
+                    on_token=learn,
+                    timeout=resolved.timeout_for(resolved.target),
+                )
             )
         checkpoint: SyncCheckpoint | None = None
         if not dry_run:

@@ -88,8 +88,13 @@ def login(
     try:
         config = load_config(config_path)
         section = find_login_section(config, name, side)
+        connection = config.source if config.source.auth is section else config.target
         manager = AuthManager(
-            token_store=open_token_store(config, store_file), clock=_clock, sleep=_sleep
+            token_store=open_token_store(config, store_file),
+            clock=_clock,
+            sleep=_sleep,
+            allow_insecure_http=connection.allow_insecure_http,
+            timeout=config.timeout_for(connection),
         )
         if isinstance(section, OAuth2PKCEConfig):
             _pkce_login(manager, OAuth2PKCE(section), no_browser=no_browser, timeout=timeout)

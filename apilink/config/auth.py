@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from apilink.transport import normalize_url
 
 __all__ = [
     "ApiKeyAuthConfig",
@@ -63,6 +65,11 @@ class _OAuth2Base(_AuthBase):
         description="How a client secret reaches the token endpoint (unused without a secret).",
     )
 
+    @field_validator("token_url")
+    @classmethod
+    def _token_url(cls, value: str) -> str:
+        return normalize_url(value)
+
 
 class OAuth2ClientCredentialsConfig(_OAuth2Base):
     """RFC 6749 client credentials; ``type: oauth2`` is the guide's spelling of the same."""
@@ -79,6 +86,11 @@ class OAuth2PKCEConfig(_OAuth2Base):
     authorization_url: str
     client_secret: SecretStr | None = None
 
+    @field_validator("authorization_url", "redirect_uri")
+    @classmethod
+    def _urls(cls, value: str) -> str:
+        return normalize_url(value)
+
 
 class OAuth2DeviceFlowConfig(_OAuth2Base):
     """RFC 8628 device authorization grant."""
@@ -86,6 +98,11 @@ class OAuth2DeviceFlowConfig(_OAuth2Base):
     type: Literal["oauth2_device_flow"]
     device_authorization_url: str
     client_secret: SecretStr | None = None
+
+    @field_validator("device_authorization_url")
+    @classmethod
+    def _device_url(cls, value: str) -> str:
+        return normalize_url(value)
 
 
 AuthConfig = Annotated[

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from apilink.transport import insecure_url_problem, normalize_url
 
 __all__ = [
     "BlockStoreConfig",
@@ -71,6 +73,25 @@ class VaultStoreConfig(_Base):
     max_attempts: int = Field(
         3, ge=1, le=10, description="Tries for connection errors and 5xx answers."
     )
+    allow_insecure_http: bool = Field(
+        False, description="Allow plain http:// to a host that is not loopback (warned)."
+    )
+    max_response_bytes: int = Field(
+        1024 * 1024, ge=1, description="Larger answers (decoded) are refused, not buffered."
+    )
+    deadline: float = Field(30.0, gt=0, description="Overall seconds for one answer's body.")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return normalize_url(value).rstrip("/")
+
+    @model_validator(mode="after")
+    def _https(self) -> VaultStoreConfig:
+        problem = insecure_url_problem(self.url, self.allow_insecure_http)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
 
 class BlockStoreConfig(_Base):

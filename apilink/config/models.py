@@ -26,6 +26,7 @@ from apilink.mapping.transformers import resolve_transformer
 from apilink.pagination import PaginatorOptions, parse_pagination
 from apilink.partitions import PartitionsConfig
 from apilink.rate_limit import RateLimitConfig
+from apilink.transport import insecure_url_problem, normalize_url
 from apilink.validation.spec import FieldRule
 
 __all__ = [
@@ -154,9 +155,24 @@ class ConnectionConfig(_Model):
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
+        value = normalize_url(value)
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with https:// (or http:// for loopback)")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _https_only(self) -> ConnectionConfig:
+        """Every URL this connection sends to, or has a person open, is https (or loopback
+        http, or ``allow_insecure_http: true``): what the clients enforce, said before a run."""
+        urls = {"base_url": self.base_url}
+        for name in ("token_url", "device_authorization_url", "authorization_url"):
+            if isinstance(getattr(self.auth, name, None), str):
+                urls[f"auth.{name}"] = getattr(self.auth, name)
+        for key, url in urls.items():
+            problem = insecure_url_problem(url, self.allow_insecure_http)
+            if problem is not None:
+                raise ValueError(f"{key}: {problem}")
+        return self
 
 
 class FieldMapping(_Model):

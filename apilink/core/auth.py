@@ -45,9 +45,12 @@ from apilink.auth.token import (
     build_token_request,
     parse_token_response,
 )
+from apilink.clients import login_urls, send_token_request, token_client
 from apilink.config.auth import AuthConfig, OAuth2DeviceFlowConfig, OAuth2PKCEConfig
+from apilink.config.models import TimeoutConfig
 from apilink.credentials.base import CredentialStore
 from apilink.errors import AuthError
+from apilink.transport import check_url
 
 __all__ = ["AuthManager", "OAuth2DeviceFlow", "OAuth2PKCE"]
 
@@ -134,7 +137,12 @@ class AuthManager:
         token_store: where tokens go, under each section's ``storage_key``.
         clock: Unix seconds now.
         sleep: how to wait between device-flow polls; tests pass a fake.
-        http_client: the client for token requests (a short-lived one per call if omitted).
+        http_client: the client for token requests (by default one per call, built by
+            :func:`apilink.clients.token_client` for the section's own endpoints: https or
+            loopback only, no redirect, answers capped and timed).
+        allow_insecure_http: plain http to the login endpoints is allowed (the connection
+            says ``allow_insecure_http: true``).
+        timeout: timeouts and deadline of each token request (the connection's).
     """
 
     def __init__(
@@ -143,7 +151,12 @@ class AuthManager:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         http_client: httpx.Client | None = None,
+        *,
+        allow_insecure_http: bool = False,
+        timeout: TimeoutConfig | None = None,
     ) -> None:
+        self.allow_insecure_http = allow_insecure_http
+        self.timeout = timeout
         self.token_store = token_store
         self._clock = clock
         self._sleep = sleep
@@ -162,6 +175,7 @@ class AuthManager:
 
     def get_pkce_authorization_url(self, pkce: OAuth2PKCE) -> str:
         """Start a login: a fresh verifier and state, and the URL the person opens."""
+        check_url(pkce.config.authorization_url, self.allow_insecure_http)
         pkce.session = PKCESession()
         return authorization_url(pkce.config, pkce.session)
 
@@ -186,7 +200,7 @@ class AuthManager:
             session.check_state(state)
         pkce.session = None  # a verifier is good for one exchange only
         grant = authorization_code_grant(pkce.config, code, session)
-        response = self._send(build_token_request(pkce.config, grant))
+        response = self._send(build_token_request(pkce.config, grant), pkce.config)
         self._keep(pkce, parse_token_response(response, now=self._clock()))
         return pkce
 
@@ -204,7 +218,7 @@ class AuthManager:
 
     def start_device_flow(self, device: OAuth2DeviceFlow) -> OAuth2DeviceFlow:
         """Ask for a device code; ``verification_uri`` and ``user_code`` are then set."""
-        response = self._send(device_authorization_request(device.config))
+        response = self._send(device_authorization_request(device.config), device.config)
         device.authorization = parse_device_authorization(response, now=self._clock())
         return device
 
@@ -224,7 +238,7 @@ class AuthManager:
             self._sleep(wait)
             pending.check_deadline(self._clock())
         grant = device_code_grant(device.config, pending.device_code)
-        response = self._send(build_token_request(device.config, grant))
+        response = self._send(build_token_request(device.config, grant), device.config)
         now = self._clock()
         pending.polled(now)
         try:
@@ -265,7 +279,10 @@ class AuthManager:
         if current is None:  # pragma: no cover - load_token raises instead
             raise AuthError("no token to refresh")
         auth.use_token(current)
-        run_token_flow(auth.acquire(failed_access_token=current.access_token), self._send)
+        run_token_flow(
+            auth.acquire(failed_access_token=current.access_token),
+            lambda request: self._send(request, login.config),
+        )
         login.token = auth.token
 
     def _keep(self, login: OAuth2PKCE | OAuth2DeviceFlow, token: OAuthToken) -> None:
@@ -274,12 +291,15 @@ class AuthManager:
         if self.token_store is not None and key:
             self.token_store.put(key, token.to_entry())
 
-    def _send(self, request: httpx.Request) -> httpx.Response:
+    def _send(
+        self, request: httpx.Request, config: OAuth2PKCEConfig | OAuth2DeviceFlowConfig
+    ) -> httpx.Response:
         if self._http is not None:
-            response = self._http.send(request)
-            response.read()
-            return response
-        with httpx.Client(timeout=30.0) as client:
-            response = client.send(request)
-            response.read()
-            return response
+            return send_token_request(self._http, request)
+        with token_client(
+            f"{config.type} login",
+            login_urls(config),
+            timeout=self.timeout,
+            allow_insecure_http=self.allow_insecure_http,
+        ) as client:
+            return send_token_request(client, request)

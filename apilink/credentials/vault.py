@@ -4,6 +4,12 @@ Each entry is the secret at ``path_prefix + name`` on a KV v2 (or v1) mount. Fai
 the :class:`~apilink.errors.VaultError` family, each naming the server and the path and never
 a token; connection errors and 5xx answers are tried again a few times, nothing else is, and
 nothing ever falls back to another store.
+
+hvac talks through :func:`apilink.clients.vault_session`: https (or loopback) only, no hop of
+a redirect to another origin (``X-Vault-Token`` goes to the configured server only), answers
+capped at ``max_response_bytes`` after decompression and read within ``timeout`` per phase and
+``deadline`` whole. Trusted: the operator and the config author (the URL). Not trusted: the
+network, and the server's redirects and answers.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import hvac
 import hvac.exceptions as hvac_errors
 import requests
 
+from apilink.body_limit import BodyOverLimit, SlowBody
+from apilink.clients import vault_session
 from apilink.config.credentials import VaultAppRoleAuth, VaultStoreConfig
 from apilink.credentials.file_store import check_entry
 from apilink.errors import (
@@ -79,6 +87,7 @@ class VaultStore:
             namespace=config.namespace,
             verify=config.verify,
             timeout=config.timeout,
+            session=vault_session(config),
         )
         self._session = threading.Lock()
         self._logged_in = False
@@ -260,6 +269,16 @@ class VaultStore:
                         f"Vault at {self._config.url} is unreachable (tried {attempts} times "
                         f"to {action} {self._config.mount_point}/{path})"
                     ) from None
+            except BodyOverLimit as exc:
+                raise VaultError(
+                    f"Vault at {where} answered {action} with a body that {exc.detail} than "
+                    f"max_response_bytes ({exc.limit}); refused"
+                ) from None
+            except SlowBody:
+                raise VaultError(
+                    f"Vault at {where}: the answer to {action} did not arrive within the "
+                    f"{self._config.deadline:g} s deadline"
+                ) from None
             except hvac_errors.VaultDown:
                 raise VaultSealed(
                     f"Vault at {where} is sealed or unavailable (HTTP 503) on {action}; "

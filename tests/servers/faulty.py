@@ -46,9 +46,11 @@ from starlette.types import Receive, Scope, Send
 __all__ = [
     "FaultPlan",
     "FaultyTarget",
+    "TokenEndpointLog",
     "items",
     "make_faulty_source",
     "make_faulty_target",
+    "make_faulty_token_endpoint",
 ]
 
 KINDS = ("429", "503", "drop", "slow")
@@ -258,3 +260,51 @@ async def _wait_at_gate(target: FaultyTarget) -> None:
     target.reached_gate.set()
     while not target.gate.is_set():
         await asyncio.sleep(0.01)
+
+
+@dataclass
+class TokenEndpointLog:
+    """What a faulty token endpoint saw: how many token requests."""
+
+    requests: int = 0
+
+
+def gzip_bomb(inflated: int) -> bytes:
+    """A gzip stream of a JSON token padded with spaces to ``inflated`` bytes (~1/1000 of that
+    on the wire)."""
+    import zlib
+
+    head = b'{"access_token": "bomb", "token_type": "Bearer", "pad": "'
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    parts = [packer.compress(head)]
+    block = b" " * (1024 * 1024)
+    left = inflated - len(head) - 2
+    while left > 0:
+        parts.append(packer.compress(block[: min(left, len(block))]))
+        left -= len(block)
+    parts.append(packer.compress(b'"}'))
+    parts.append(packer.flush())
+    return b"".join(parts)
+
+
+def make_faulty_token_endpoint(
+    kind: str, *, inflated: int = 400 * 1024 * 1024, delay: float = 12.0
+) -> tuple[Starlette, TokenEndpointLog]:
+    """A token endpoint at ``/token`` that misbehaves: ``gzip_bomb`` answers a small gzip body
+    that inflates to ``inflated`` bytes; ``slow`` answers a good token after ``delay`` seconds.
+    """
+    log = TokenEndpointLog()
+    bomb = gzip_bomb(inflated) if kind == "gzip_bomb" else b""
+
+    async def token(request: Request) -> Response:
+        await request.body()
+        log.requests += 1
+        if kind == "gzip_bomb":
+            return Response(
+                bomb,
+                headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+            )
+        await asyncio.sleep(delay)
+        return JSONResponse({"access_token": "late", "token_type": "Bearer", "expires_in": 60})
+
+    return Starlette(routes=[Route("/token", token, methods=["POST"])]), log
