@@ -21,6 +21,7 @@ ApilinkError
 │   ├── InsecureTransport       http:// to a host that is not loopback
 │   ├── HTTPStatusError         a status that retries did not cure
 │   └── PaginationError         a paginator that would loop or read nonsense
+├── PrivateFileError            a file apilink writes is a symlink, not a regular file, or locked
 ├── ValidationFailed            more invalid rows than `max_invalid_ratio` allows
 ├── RunDeadlinePassed           the run's `max_duration` passed before the source was read
 └── AuditTampered               `apilink audit verify` found an edited, deleted or moved line
@@ -45,6 +46,7 @@ __all__ = [
     "HTTPStatusError",
     "InsecureTransport",
     "PaginationError",
+    "PrivateFileError",
     "ReauthorizationRequired",
     "RunDeadlinePassed",
     "TokenResponseError",
@@ -189,3 +191,9 @@ class AuditTampered(ApilinkError):
     def __init__(self, message: str, *, line: int):
         self.line = line
         super().__init__(message)
+
+
+class PrivateFileError(ApilinkError, OSError):
+    """A file apilink writes (log, audit, quarantine, dead letters, state, users, credentials
+    or a lock file) is a symlink or not a regular file, or its lock was not had in time; the
+    message names the path. An ``OSError`` too, for callers that handle file errors."""

@@ -30,6 +30,8 @@ from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlu
 
 from pydantic import BaseModel, SecretBytes, SecretStr
 
+from apilink.private_files import open_private
+
 __all__ = [
     "DEFAULT_FILTER_FIELDS",
     "MASK",
@@ -377,11 +379,33 @@ _TRANSPORT_LOGGERS = (
 )
 
 
+class _PrivateFileHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Appends to a file opened by :func:`apilink.private_files.open_private`."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__(open_private(path, "a"))
+        self.baseFilename = os.fspath(path)
+
+    def close(self) -> None:
+        self.acquire()
+        try:
+            try:
+                self.flush()
+            finally:
+                self.stream.close()
+        finally:
+            self.release()
+            super().close()
+
+
 def open_log_file(path: str | os.PathLike[str], level: int | str = logging.INFO) -> logging.Handler:
-    """A file handler for ``logging.file``, the file created with mode 0600 if new."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.close(fd)
-    handler = logging.FileHandler(path, encoding="utf-8")
+    """A handler appending to ``logging.file``: mode 0600 (an existing wider file is
+    tightened), never written through a symlink (:mod:`apilink.private_files`).
+
+    Raises:
+        PrivateFileError: ``path`` is a symlink or not a regular file.
+    """
+    handler = _PrivateFileHandler(path)
     handler.setLevel(level)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s - %(message)s"))
     return handler
