@@ -67,14 +67,14 @@ def test_a_dangling_symlink_is_refused_and_nothing_is_created(tmp_path: Path) ->
 def test_a_fifo_is_refused(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    with pytest.raises(PrivateFileError, match="not a regular file|cannot open for writing"):
+    with pytest.raises(PrivateFileError, match=r"not a regular file|cannot open for writing"):
         open_private_fd(fifo, "a")
 
 
 def test_an_atomic_replace_refuses_a_symlinked_name(tmp_path: Path) -> None:
     link = tmp_path / "users.json"
     link.symlink_to(tmp_path / "elsewhere")
-    with pytest.raises(PrivateFileError, match="users.json: is a symbolic link"):
+    with pytest.raises(PrivateFileError, match=r"users\.json: is a symbolic link"):
         check_replaceable(link)
     check_replaceable(tmp_path / "plain.json")
 
