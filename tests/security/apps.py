@@ -116,16 +116,16 @@ async def _echo(request: Request) -> dict[str, Any]:
     }
 
 
-def make_echo_source(records: list[dict[str, Any]], *, fail_on_page: int | None) -> Starlette:
-    """``GET /s/{segment}/users?page=N&per_page=M``: pages of ``records``; page
-    ``fail_on_page`` answers 500 with the whole request echoed; a request without a
-    ``tenant_ref`` parameter 400 with the same echo."""
+def make_echo_source(records: list[dict[str, Any]], *, failing_pages: set[int]) -> Starlette:
+    """``GET /s/{segment}/users?page=N&per_page=M``: pages of ``records``; a page in
+    ``failing_pages`` (the caller may change the set) answers 500 with the whole request
+    echoed; a request without a ``tenant_ref`` parameter 400 with the same echo."""
 
     async def users(request: Request) -> Response:
         if "tenant_ref" not in request.query_params:
             return JSONResponse({"error": "no tenant_ref", "you_sent": await _echo(request)}, 400)
         page = int(request.query_params.get("page", "1"))
-        if page == fail_on_page:
+        if page in failing_pages:
             return JSONResponse({"error": "boom", "you_sent": await _echo(request)}, 500)
         size = int(request.query_params.get("per_page", "10"))
         chunk = records[(page - 1) * size : page * size]

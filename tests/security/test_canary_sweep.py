@@ -62,6 +62,7 @@ class Lab:
     stack: ExitStack
     canaries: Canaries = field(default_factory=Canaries)
     inbox: Inbox = field(default_factory=Inbox)
+    failing_pages: set[int] = field(default_factory=set)
     records: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -357,7 +358,9 @@ def echo_sync(
     lab.canaries.add("target-basic-pair", f"sweep-user:{env['SWEEP_TGT_PASSWORD']}")
     for name, value in env.items():
         lab.setenv(name, value)
-    source = lab.serve(make_echo_source(lab.records, fail_on_page=fail_on_page))
+    if fail_on_page is not None:
+        lab.failing_pages.add(fail_on_page)
+    source = lab.serve(make_echo_source(lab.records, failing_pages=lab.failing_pages))
     target = lab.serve(make_echo_target(lab.inbox))
     path = lab.write_config(
         source_url=source,
@@ -633,6 +636,37 @@ def test_dead_letters_hold_no_secret_named_field_value(prefect_harness: str, lab
     dead = lab.state_dir / "canary-sweep.dead-letter.jsonl"
     assert len(dead.read_text().splitlines()) == 2
     assert_no_canary(lab.canaries, dead)
+
+
+def test_a_run_resumed_from_a_checkpoint_without_secrets_gets_them_from_the_config(
+    prefect_harness: str,
+    lab: Lab,
+    request: pytest.FixtureRequest,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The checkpoint kept placeholders, not the source's path and query secrets; the rerun
+    puts them back from the config (the echo source answers 400 to a request without its
+    ``tenant_ref``, and the path segment must be right), reads on from page 2 and finishes."""
+    s_echo_source_fails_midway(lab, request)
+    first = read_run(run_flow(str(lab.config_path), None))
+    assert first.state_name == "Failed", first.state_message
+    delivered = len(lab.inbox.records)
+    assert delivered == 9  # page 1: ten records, one with a bad email quarantined
+
+    lab.failing_pages.clear()
+    second = read_run(run_flow(str(lab.config_path), None))
+
+    assert second.state_name == "Completed", second.state_message
+    assert len(lab.inbox.records) == RECORDS - RECORDS // BAD_EVERY  # no page read twice
+    captured = capfd.readouterr()
+    assert_no_canary(
+        lab.canaries,
+        ("stdout", captured.out),
+        ("stderr", captured.err),
+        *lab.sources(),
+        *first.texts(),
+        *second.texts(),
+    )
 
 
 # -- issue 7: what the Prefect API shows of a run -------------------------------------------------
