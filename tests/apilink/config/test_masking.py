@@ -143,3 +143,35 @@ def test_the_redactor_masks_the_forms_they_travel_in() -> None:
 
     for needle in (basic, json.dumps(PASSWORD)[1:-1], HEADER, PATH, PARAM, BASE_PATH):
         assert needle not in masked, masked
+
+
+def test_the_clients_headers_are_never_logged_in_clear(caplog: pytest.LogCaptureFixture) -> None:
+    """httpx masks only ``Authorization`` in ``repr(client.headers)``; the run's redaction
+    knows the ``${VAR}`` header values, so a log line that shows the client's headers (or
+    the config) is masked."""
+    import logging
+
+    import httpx
+
+    from apilink.http import build_client
+    from apilink.redaction import install_redaction
+
+    config = build_config(_raw(), env=ENV)
+    client = build_client(
+        config.source,
+        timeout=config.timeout_for(config.source),
+        auth=None,
+        transport=httpx.MockTransport(lambda request: httpx.Response(200)),
+    )
+    assert HEADER in repr(client.headers)  # httpx's own repr would show it
+    handle = install_redaction(secret_values(config), (), extra_handlers=[caplog.handler])
+    try:
+        with caplog.at_level(logging.DEBUG, logger="apilink"):
+            logging.getLogger("apilink.test").debug(
+                "client headers %s, config %s", client.headers, config
+            )
+    finally:
+        handle.remove()
+    assert "client headers" in caplog.text
+    for secret in SECRETS:
+        assert secret not in caplog.text
