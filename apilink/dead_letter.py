@@ -25,10 +25,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from filelock import FileLock
-
 from apilink.config.models import MappingConfig, SyncConfig
 from apilink.load import DeliveryFailure, Loader
+from apilink.private_files import PrivateLock, open_private_fd
 from apilink.redaction import MASK
 from apilink.sealing import SEALED, FieldSealer
 from apilink.state.store import StateError, default_state_dir, state_slug, write_atomically
@@ -127,7 +126,7 @@ class DeadLetterQueue:
 
     def __init__(self, path: str | os.PathLike[str], filter_fields: Iterable[str] = ()) -> None:
         self.path = Path(path)
-        self._lock = FileLock(str(self.path) + ".lock")
+        self._lock = PrivateLock(str(self.path) + ".lock")
         self._sealer = FieldSealer(self.path.with_name(self.path.name + ".key"), filter_fields)
 
     def __repr__(self) -> str:
@@ -150,7 +149,7 @@ class DeadLetterQueue:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         data = ("\n".join(lines) + "\n").encode()
         with self._lock:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = open_private_fd(self.path, "a")
             try:
                 os.write(fd, data)
                 os.fsync(fd)

@@ -25,6 +25,7 @@ ApilinkError
 │   ├── HTTPStatusError         a status that retries did not cure
 │   ├── PaginationError         a paginator that would loop or read nonsense
 │   └── TargetUnavailable       the target failed transiently for a whole deadline: run stops
+├── PrivateFileError            a file apilink writes is a symlink, not a regular file, or locked
 ├── ValidationFailed            more invalid rows than `max_invalid_ratio` allows
 ├── RunDeadlinePassed           the run's `max_duration` passed before the source was read
 ├── AuditAnchorUnavailable      `apilink audit verify --prefect` could not read the anchors
@@ -55,6 +56,7 @@ __all__ = [
     "InsecureTransport",
     "PaginationError",
     "PrefectUnreachable",
+    "PrivateFileError",
     "ReauthorizationRequired",
     "ResponseTooLarge",
     "RunDeadlinePassed",
@@ -253,3 +255,9 @@ class AuditTampered(ApilinkError):
     def __init__(self, message: str, *, line: int):
         self.line = line
         super().__init__(message)
+
+
+class PrivateFileError(ApilinkError, OSError):
+    """A file apilink writes (log, audit, quarantine, dead letters, state, users, credentials
+    or a lock file) is a symlink or not a regular file, or its lock was not had in time; the
+    message names the path. An ``OSError`` too, for callers that handle file errors."""

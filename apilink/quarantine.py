@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from apilink.config.models import SyncConfig
+from apilink.private_files import open_private_fd
 from apilink.redaction import MASK, SECRET_KEY_WORDS, is_secret_name, secret_words
 from apilink.state.store import default_state_dir, state_slug
 from apilink.validation.validator import Quarantined
@@ -160,9 +161,8 @@ class QuarantineWriter:
     def _open(self) -> IO[str]:
         if self._file is None:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
-            fd = os.open(self.path, flags, 0o600)
-            os.fchmod(fd, 0o600)  # an existing file, or a permissive umask, gets 0600 too
+            # 0600 (an existing wider file is tightened), never through a symlink
+            fd = open_private_fd(self.path, "a")
             self._file = os.fdopen(fd, "a", encoding="utf-8")
         return self._file
 

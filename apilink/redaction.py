@@ -17,6 +17,8 @@ ordinary words); fields named like secrets are masked whatever their length.
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import os
 import re
@@ -27,6 +29,8 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, SecretBytes, SecretStr
+
+from apilink.private_files import open_private
 
 __all__ = [
     "DEFAULT_FILTER_FIELDS",
@@ -39,6 +43,7 @@ __all__ = [
     "is_secret_name",
     "open_log_file",
     "sanitize_url",
+    "secret_forms",
     "secret_values",
     "secret_words",
 ]
@@ -77,10 +82,29 @@ _AUTH_HEADER = re.compile(
 
 
 def secret_values(obj: Any) -> set[str]:
-    """Every ``SecretStr``/``SecretBytes`` value inside ``obj`` (models, dicts, lists, tuples)."""
+    """Every secret value inside ``obj`` (models, dicts, lists, tuples).
+
+    That is each ``SecretStr``/``SecretBytes``, each ``${VAR}`` or ``secret://`` value a
+    config resolved into a header, a query parameter or a URL path (``secret_texts`` of
+    :class:`~apilink.config.masking.SecretBearing` models), and the ``user:password`` pair of
+    a model with both (Basic auth, an OAuth ``client_id``/``client_secret``) that travels
+    base64-encoded in an ``Authorization: Basic`` header.
+    """
     found: set[str] = set()
     _collect(obj, found, set())
     return {value for value in found if value}
+
+
+_PAIRS = (("username", "password"), ("client_id", "client_secret"))
+
+
+def _pairs(model: BaseModel) -> Iterable[str]:
+    for user_name, secret_name in _PAIRS:
+        user, secret = getattr(model, user_name, None), getattr(model, secret_name, None)
+        if isinstance(user, str) and isinstance(secret, SecretStr):
+            password = secret.get_secret_value()
+            yield f"{user}:{password}"
+            yield f"{quote(user, safe='')}:{quote(password, safe='')}"
 
 
 def _collect(obj: Any, found: set[str], seen: set[int]) -> None:
@@ -93,6 +117,8 @@ def _collect(obj: Any, found: set[str], seen: set[int]) -> None:
             return
         seen.add(id(obj))
         if isinstance(obj, BaseModel):
+            found.update(getattr(obj, "secret_texts", ()))
+            found.update(_pairs(obj))
             items: Iterable[Any] = (getattr(obj, name) for name in type(obj).model_fields)
         elif isinstance(obj, Mapping):
             items = obj.values()
@@ -139,6 +165,27 @@ def sanitize_url(url: str, filter_fields: Iterable[str] = ()) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+def secret_forms(value: str) -> set[str]:
+    """The forms ``value`` travels in: as is, URL-encoded, JSON-escaped and base64.
+
+    A target that echoes its request repeats a header value as a JSON string (``"`` and ``\\``
+    escaped, non-ASCII as ``\\u`` escapes) and a Basic ``user:pass`` as base64.
+    """
+    encoded = value.encode("utf-8")
+    forms = {
+        value,
+        quote(value, safe=""),
+        quote_plus(value, safe=""),
+        quote(value),
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+    }
+    for b64 in (base64.b64encode(encoded), base64.urlsafe_b64encode(encoded)):
+        text = b64.decode("ascii")
+        forms |= {text, text.rstrip("=")}
+    return {form for form in forms if len(form) >= _MIN_SECRET_LEN}
+
+
 @dataclass
 class Redactor:
     """Masks known secret values and ``filter_fields`` in text and in data.
@@ -171,7 +218,7 @@ class Redactor:
         needles: set[str] = set()
         for value in self.secrets:
             if len(value) >= _MIN_SECRET_LEN:
-                needles |= {value, quote(value, safe=""), quote_plus(value, safe="")}
+                needles |= secret_forms(value)
         self._needles = sorted(needles, key=len, reverse=True)
         self._patterns = []
         if self.filter_fields:
@@ -267,12 +314,16 @@ class RedactionHandle:
 
     filter: RedactingFilter
     handlers: list[logging.Handler] = field(default_factory=list)
+    loggers: list[logging.Logger] = field(default_factory=list)
 
     def remove(self) -> None:
-        """Take the filter off every handler it was put on."""
+        """Take the filter off every handler and logger it was put on."""
         for handler in self.handlers:
             handler.removeFilter(self.filter)
+        for logger in self.loggers:
+            logger.removeFilter(self.filter)
         self.handlers.clear()
+        self.loggers.clear()
 
     def add_secrets(self, values: Iterable[str]) -> None:
         """Mask ``values`` too (a token acquired after the run began)."""
@@ -309,14 +360,52 @@ def install_redaction(
         if handler not in handle.handlers:
             handler.addFilter(handle.filter)
             handle.handlers.append(handler)
+    # httpx's "HTTP Request: GET <url>" lines (and httpcore's DEBUG traces) are masked where
+    # they are made, before any handler, even one added after this call, sees them.
+    for name in _TRANSPORT_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.addFilter(handle.filter)
+        handle.loggers.append(logger)
     return handle
 
 
+_TRANSPORT_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+)
+
+
+class _PrivateFileHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Appends to a file opened by :func:`apilink.private_files.open_private`."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__(open_private(path, "a"))
+        self.baseFilename = os.fspath(path)
+
+    def close(self) -> None:
+        self.acquire()
+        try:
+            try:
+                self.flush()
+            finally:
+                self.stream.close()
+        finally:
+            self.release()
+            super().close()
+
+
 def open_log_file(path: str | os.PathLike[str], level: int | str = logging.INFO) -> logging.Handler:
-    """A file handler for ``logging.file``, the file created with mode 0600 if new."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.close(fd)
-    handler = logging.FileHandler(path, encoding="utf-8")
+    """A handler appending to ``logging.file``: mode 0600 (an existing wider file is
+    tightened), never written through a symlink (:mod:`apilink.private_files`).
+
+    Raises:
+        PrivateFileError: ``path`` is a symlink or not a regular file.
+    """
+    handler = _PrivateFileHandler(path)
     handler.setLevel(level)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s - %(message)s"))
     return handler

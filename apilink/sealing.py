@@ -22,6 +22,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from apilink.private_files import open_private_fd
 from apilink.redaction import is_secret_name, secret_words
 from apilink.state.store import StateError
 
@@ -121,7 +122,7 @@ class FieldSealer:
         # Written whole under a temporary name, then linked into place: a reader never sees
         # half a key, and of two processes creating it at once, the second uses the first's.
         temporary = self.key_file.with_name(f".{self.key_file.name}.{secrets.token_hex(6)}")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = open_private_fd(temporary, "x")
         try:
             os.write(fd, key)
             os.fsync(fd)

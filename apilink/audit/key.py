@@ -14,9 +14,8 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
-from filelock import FileLock
-
 from apilink.errors import ApilinkError
+from apilink.private_files import PrivateLock, open_private_fd
 
 __all__ = ["AUDIT_KEY_ENV", "AuditKeyError", "key_path_for", "load_audit_key"]
 
@@ -60,11 +59,11 @@ def load_audit_key(
         return _read_key(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # The lock keeps two first writers from each making (and using) a different key.
-    with FileLock(str(path) + ".lock"):
+    with PrivateLock(str(path) + ".lock"):
         if path.exists():
             return _read_key(path)
         key = secrets.token_bytes(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = open_private_fd(path, "x")
         with os.fdopen(fd, "w", encoding="ascii") as handle:
             handle.write(key.hex() + "\n")
         return key

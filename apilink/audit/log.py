@@ -33,11 +33,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from filelock import FileLock
-
 from apilink.audit.anchor import Anchor, anchor_for, chain_id
 from apilink.audit.key import load_audit_key
 from apilink.errors import AuditTampered
+from apilink.private_files import PrivateLock, check_replaceable, open_private_fd
 from apilink.redaction import DEFAULT_FILTER_FIELDS, Redactor
 
 __all__ = [
@@ -137,7 +136,7 @@ class AuditLog:
         self.path = Path(path)
         self._key = key
         self._clock = clock
-        self._lock = FileLock(str(self.path) + ".lock")
+        self._lock = PrivateLock(str(self.path) + ".lock")
         self.redactor = redactor or Redactor(set(), DEFAULT_FILTER_FIELDS)
         self.run_id = run_id
 
@@ -199,7 +198,7 @@ class AuditLog:
             body["seq"] = count + 1
             line = {**body, "mac": _line_mac(self._key, prev_mac, body)}
             data = (json.dumps(line, sort_keys=True, ensure_ascii=False) + "\n").encode()
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            fd = open_private_fd(self.path, "a")
             try:
                 os.write(fd, data)
                 os.fsync(fd)
@@ -239,6 +238,7 @@ class AuditLog:
                 json.dump(payload, handle)
                 handle.flush()
                 os.fsync(handle.fileno())
+            check_replaceable(head)
             os.replace(tmp, head)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

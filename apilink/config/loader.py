@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, get_args, get_origin
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -15,35 +16,97 @@ from apilink.config.bounds import check_tree, safe_load_bounded
 from apilink.config.models import SyncConfig
 from apilink.errors import ConfigError
 
-__all__ = ["build_config", "describe_errors", "expand_env", "load_config", "parse_config"]
+__all__ = [
+    "build_config",
+    "describe_errors",
+    "expand_env",
+    "load_config",
+    "parse_config",
+    "remember_secrets",
+]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def expand_env(data: Any, env: Mapping[str, str] | None = None, *, path: str = "") -> Any:
+def expand_env(
+    data: Any,
+    env: Mapping[str, str] | None = None,
+    *,
+    path: str = "",
+    found: list[tuple[tuple[str | int, ...], str]] | None = None,
+) -> Any:
     """Replace ``${VAR}`` (or ``${VAR:-default}``) in every string of ``data``.
+
+    Args:
+        found: when given, each substituted value is appended with the key path it landed at
+            (so the values that land in headers, params and URL paths are known as secrets).
 
     Raises:
         ValueError: naming the variable and the key path where it is undefined.
     """
     environ = os.environ if env is None else env
+    return _expand(data, environ, path, (), found)
+
+
+def _expand(
+    data: Any,
+    environ: Mapping[str, str],
+    path: str,
+    keys: tuple[str | int, ...],
+    found: list[tuple[tuple[str | int, ...], str]] | None,
+) -> Any:
     if isinstance(data, str):
 
         def substitute(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
             if name in environ:
-                return environ[name]
-            if default is not None:
-                return default
-            where = f" (at `{path}`)" if path else ""
-            raise ValueError(f"environment variable {name} is not set{where}")
+                value = environ[name]
+            elif default is not None:
+                value = default
+            else:
+                where = f" (at `{path}`)" if path else ""
+                raise ValueError(f"environment variable {name} is not set{where}")
+            if found is not None:
+                found.append((keys, value))
+            return value
 
         return _VAR.sub(substitute, data)
     if isinstance(data, dict):
-        return {k: expand_env(v, environ, path=_join(path, k)) for k, v in data.items()}
+        return {k: _expand(v, environ, _join(path, k), (*keys, k), found) for k, v in data.items()}
     if isinstance(data, list):
-        return [expand_env(v, environ, path=_join(path, i)) for i, v in enumerate(data)]
+        return [_expand(v, environ, _join(path, i), (*keys, i), found) for i, v in enumerate(data)]
     return data
+
+
+def remember_secrets(config: SyncConfig, found: list[tuple[tuple[str | int, ...], str]]) -> None:
+    """Mark the ``${VAR}`` values that landed in a header, a query parameter, a URL path or an
+    auth ``username`` as secrets of the connection or endpoint that holds them.
+
+    A value in a URL's host (``https://${HOST}/``) or holding a whole URL is not a secret.
+    """
+    for keys, value in found:
+        if len(keys) < 2 or keys[0] not in ("source", "target"):
+            continue
+        connection = config.source if keys[0] == "source" else config.target
+        section = keys[1]
+        if section == "headers" or (section == "auth" and keys[2:] == ("username",)):
+            connection.with_secret_texts([value])
+        elif section == "base_url":
+            if _in_url_path(connection.base_url, value):
+                connection.with_secret_texts([value])
+        elif section == "endpoints" and len(keys) >= 4:
+            endpoint = connection.endpoints.get(str(keys[2]))
+            if endpoint is None:
+                continue
+            if keys[3] in ("headers", "params") or (keys[3] == "path" and "://" not in value):
+                endpoint.with_secret_texts([value])
+
+
+def _in_url_path(url: str, value: str) -> bool:
+    if "://" in value:
+        return False
+    parts = urlsplit(url)
+    return value in f"{parts.path}?{parts.query}#{parts.fragment}"
 
 
 def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> SyncConfig:
@@ -95,16 +158,19 @@ def build_config(
     # A mapping from the Prefect API has not been through the YAML bounds.
     check_tree(raw, source=source)
     try:
-        expanded = expand_env(raw, env)
+        found: list[tuple[tuple[str | int, ...], str]] = []
+        expanded = expand_env(raw, env, found=found)
     except ValueError as exc:
         raise ConfigError(f"{source}: {exc}", source=source, problems=[str(exc)]) from None
     try:
-        return SyncConfig.model_validate(expanded)
+        config = SyncConfig.model_validate(expanded)
     except ValidationError as exc:
         problems = describe_errors(exc, SyncConfig)
         listed = "; ".join(problems)
         message = f"{source}: invalid config: {listed}"
         raise ConfigError(message, source=source, problems=problems) from None
+    remember_secrets(config, found)
+    return config
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:

@@ -19,6 +19,7 @@ from pydantic import (
 
 from apilink.config.auth import AuthConfig
 from apilink.config.credentials import CredentialStoreConfig
+from apilink.config.masking import SecretBearing
 from apilink.mapping.conditions import FieldCondition
 from apilink.mapping.paths import parse_path
 from apilink.mapping.templates import Template
@@ -90,7 +91,7 @@ class TimeoutConfig(_Model):
         return value
 
 
-class EndpointConfig(_Model):
+class EndpointConfig(SecretBearing, _Model):
     """One path of an API, as a source (read) or a target (write)."""
 
     path: str
@@ -132,7 +133,7 @@ class EndpointConfig(_Model):
         return self.pagination.data_path if self.pagination is not None else None
 
 
-class ConnectionConfig(_Model):
+class ConnectionConfig(SecretBearing, _Model):
     """A source or target API."""
 
     type: Literal["rest"] = "rest"
@@ -304,7 +305,7 @@ class IncrementalConfig(_Model):
     lag: float = 0
 
 
-class SyncConfig(_Model):
+class SyncConfig(SecretBearing, _Model):
     """A whole sync: where records come from, where they go, and how they are checked."""
 
     name: str = "sync"

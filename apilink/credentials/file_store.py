@@ -19,7 +19,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
 from pydantic import SecretStr
 
 from apilink.credentials.file_format import KeyDeriver, open_body, seal_body
@@ -37,6 +36,7 @@ from apilink.errors import (
     CredentialFileError,
     CredentialNotFound,
 )
+from apilink.private_files import PrivateLock, check_replaceable
 
 __all__ = ["EncryptedFileStore", "check_entry"]
 
@@ -81,7 +81,7 @@ class EncryptedFileStore:
         self._password = resolve_master_password(master_password, environ=environ)
         self._now = now
         self._random_bytes = random_bytes
-        self._lock = FileLock(f"{self._path}.lock", timeout=lock_timeout, mode=0o600)
+        self._lock = PrivateLock(f"{self._path}.lock", timeout=lock_timeout)
         self._cache_guard = threading.Lock()
         # The key of the file as last read or written: reads then cost no KDF run.
         self._cached: _CachedKey | None = None
@@ -211,6 +211,7 @@ class EncryptedFileStore:
                 handle.flush()
                 os.fsync(handle.fileno())
             os.chmod(tmp, 0o600)
+            check_replaceable(self._path)
             os.replace(tmp, self._path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

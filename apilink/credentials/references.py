@@ -86,14 +86,21 @@ class _Resolver:
         }
         if conn.auth is not None:
             update["auth"] = self._model(conn.auth, f"{where}.auth")
-        return conn.model_copy(update=update)
+        copy = conn.model_copy(update=update)
+        # A value read into a plain header is a secret the redactor and the repr must know.
+        return copy.with_secret_texts(_changed(conn.headers, update["headers"]))
 
     def _endpoint(self, endpoint: EndpointConfig, where: str) -> EndpointConfig:
-        return endpoint.model_copy(
-            update={
-                "params": self._mapping(endpoint.params, f"{where}.params", as_text=False),
-                "headers": self._mapping(endpoint.headers, f"{where}.headers", as_text=True),
-            }
+        update = {
+            "params": self._mapping(endpoint.params, f"{where}.params", as_text=False),
+            "headers": self._mapping(endpoint.headers, f"{where}.headers", as_text=True),
+        }
+        copy = endpoint.model_copy(update=update)
+        return copy.with_secret_texts(
+            [
+                *_changed(endpoint.params, update["params"]),
+                *_changed(endpoint.headers, update["headers"]),
+            ]
         )
 
     def _model(self, model: BaseModel, where: str) -> BaseModel:
@@ -149,6 +156,11 @@ class _Resolver:
                 f"{reference}#field"
             )
         return entry[fields[0]]
+
+
+def _changed(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """The values a reference was replaced with (as the text they travel as)."""
+    return [_text(after[k]) for k, v in before.items() if after[k] is not v]
 
 
 def _text(value: Any) -> str:

@@ -17,9 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from filelock import FileLock
-
 from apilink.errors import ApilinkError
+from apilink.private_files import PrivateLock, check_replaceable
 from apilink.rbac.roles import Role, parse_role
 
 __all__ = [
@@ -163,7 +162,7 @@ class FileUserStore:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self._lock = FileLock(str(self.path) + ".lock")
+        self._lock = PrivateLock(str(self.path) + ".lock")
 
     def load(self) -> Users:
         """The users in the file (none when it does not exist)."""
@@ -200,6 +199,7 @@ class FileUserStore:
                 handle.write(payload + "\n")
                 handle.flush()
                 os.fsync(handle.fileno())
+            check_replaceable(self.path)
             os.replace(tmp, self.path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

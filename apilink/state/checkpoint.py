@@ -27,9 +27,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from apilink.config.masking import revealed_dump
 from apilink.config.models import MappingConfig, SyncConfig
 from apilink.mapping.paths import MISSING, get_path
+from apilink.redaction import secret_values
 from apilink.state.cursor import later, with_lag
+from apilink.state.positions import restore_position, strip_position
 from apilink.state.store import StateError, StateStore
 
 __all__ = ["MappingStart", "SyncCheckpoint", "mapping_key"]
@@ -91,6 +94,7 @@ class SyncCheckpoint:
                 f"this apilink reads version {_VERSION}"
             )
         self.state: dict[str, Any] = loaded or {"version": _VERSION, "mappings": {}}
+        self._source_secrets = sorted(secret_values(config.source))
 
     def cursor(self, rule: MappingConfig) -> Any:
         """The incremental cursor a finished run left for ``rule`` (``None`` if none)."""
@@ -101,15 +105,22 @@ class SyncCheckpoint:
         entry = self._entry(rule)
         run = entry.get("run")
         fingerprint = self._fingerprint(rule)
-        if isinstance(run, dict) and run.get("fingerprint") == fingerprint:
+        fingerprints = {fingerprint, self._fingerprint(rule, legacy=True)}
+        if isinstance(run, dict) and run.get("fingerprint") in fingerprints:
             position = run.get("position")
             if isinstance(position, dict):
+                try:
+                    restored = restore_position(position, self._source_secrets)
+                except ValueError as exc:
+                    raise StateError(
+                        f"sync {self.key!r}, mapping {mapping_key(rule)}: {exc}"
+                    ) from None
                 return MappingStart(
                     params=dict(run.get("params") or {}),
-                    position=position,
+                    position=restored,
                     resumed_chunks=int(run.get("chunks", 0)),
                 )
-        discarded = isinstance(run, dict) and run.get("fingerprint") != fingerprint
+        discarded = isinstance(run, dict) and run.get("fingerprint") not in fingerprints
         # Progress within the first chunks of a run that acknowledged none whole yet
         # (apilink.state.acknowledgement) still holds for a rerun of the same config.
         delivered = run.get("delivered") if isinstance(run, dict) and not discarded else None
@@ -153,7 +164,10 @@ class SyncCheckpoint:
                 if value is not MISSING and value is not None:
                     high = later(high, value)
             run["high_water"] = high
-        run["position"] = position
+        # Secrets of the source never reach the state: see apilink.state.positions.
+        run["position"] = (
+            strip_position(position, self._source_secrets) if position is not None else None
+        )
         run["chunks"] = int(run.get("chunks", 0)) + 1
         self._flush()
 
@@ -186,11 +200,20 @@ class SyncCheckpoint:
     def _flush(self) -> None:
         self._save(self.key, self.state)
 
-    def _fingerprint(self, rule: MappingConfig) -> str:
+    def _fingerprint(self, rule: MappingConfig, *, legacy: bool = False) -> str:
+        """What a position belongs to; secrets masked (a rotated key keeps the position).
+
+        ``legacy``: as computed before secrets were masked in dumps, so a checkpoint saved
+        then still resumes.
+        """
         endpoint = self.config.source.endpoints[rule.source]
+        dump = revealed_dump if legacy else type(endpoint).model_dump
+        base_url = self.config.source.base_url
+        if not legacy:
+            base_url = self.config.source.model_dump(mode="json", include={"base_url"})["base_url"]
         basis = {
-            "base_url": self.config.source.base_url,
-            "endpoint": endpoint.model_dump(mode="json", exclude={"headers"}),
+            "base_url": base_url,
+            "endpoint": dump(endpoint, mode="json", exclude={"headers"}),
             "chunk_size": self.config.chunk_size,
             "incremental": (
                 self.config.incremental.model_dump(mode="json")

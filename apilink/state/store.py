@@ -18,9 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from filelock import FileLock
-
 from apilink.errors import ApilinkError
+from apilink.private_files import PrivateLock, check_replaceable
 
 __all__ = [
     "STATE_DIR_ENV",
@@ -115,12 +114,12 @@ class FileStateStore:
         path = self.path(key)
         data = json.dumps(state, sort_keys=True, separators=(",", ":")).encode()
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with FileLock(str(path) + ".lock"):
+        with PrivateLock(str(path) + ".lock"):
             write_atomically(path, data)
 
     def delete(self, key: str) -> None:
         path = self.path(key)
-        with FileLock(str(path) + ".lock"):
+        with PrivateLock(str(path) + ".lock"):
             path.unlink(missing_ok=True)
 
 
@@ -136,6 +135,7 @@ def write_atomically(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        check_replaceable(path)
         os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(OSError):

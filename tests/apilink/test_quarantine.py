@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from apilink.config.models import ValidationRules
+from apilink.errors import PrivateFileError
 from apilink.quarantine import QuarantineWriter, mask_record
 from apilink.validation import Quarantined, Validator, rules_from_config
 
@@ -89,7 +90,7 @@ def test_a_symlink_is_not_followed(tmp_path: Path) -> None:
     elsewhere.write_text("")
     link = tmp_path / "q.jsonl"
     link.symlink_to(elsewhere)
-    with pytest.raises(OSError):
+    with pytest.raises(PrivateFileError, match=r"q\.jsonl: is a symbolic link"):
         QuarantineWriter(link).write([Quarantined({"a": 1}, ("r",))], endpoint="e")
     assert elsewhere.read_text() == ""
 

@@ -11,10 +11,12 @@ from pydantic import BaseModel, SecretStr
 
 from apilink.redaction import (
     MASK,
+    RedactingFilter,
     Redactor,
     install_redaction,
     open_log_file,
     sanitize_url,
+    secret_forms,
     secret_values,
 )
 
@@ -199,3 +201,46 @@ def test_an_exception_name_is_not_taken_for_a_secret_key() -> None:
     assert redactor.text(text) == (
         "TokenEndpointError: token endpoint refused the client; token=**********"
     )
+
+
+def test_httpx_request_lines_are_masked_at_the_logger_whatever_the_handler() -> None:
+    """A handler added after the run installed redaction (a test's caplog, an operator's
+    debug handler) still sees httpx's "HTTP Request" line masked: the filter sits on the
+    ``httpx`` logger itself."""
+    secret = "p4th-s3cret-in-url"
+    handle = install_redaction({secret}, ())
+    stream = io.StringIO()
+    late = logging.StreamHandler(stream)
+    httpx_logger = logging.getLogger("httpx")
+    httpx_logger.addHandler(late)
+    old_level = httpx_logger.level
+    httpx_logger.setLevel(logging.DEBUG)
+    try:
+        httpx_logger.info(
+            'HTTP Request: %s %s "%s %d %s"',
+            "GET",
+            f"https://api.test/v1/{secret}/users?sig={secret}",
+            "HTTP/1.1",
+            200,
+            "OK",
+        )
+    finally:
+        handle.remove()
+        httpx_logger.removeHandler(late)
+        httpx_logger.setLevel(old_level)
+    assert secret not in stream.getvalue()
+    assert "HTTP Request: GET https://api.test/v1/" in stream.getvalue()
+    assert not any(isinstance(f, RedactingFilter) for f in httpx_logger.filters)
+
+
+def test_secret_forms_cover_url_json_and_base64() -> None:
+    import base64
+    import json
+
+    value = 'a"b\\c d/é'
+    forms = secret_forms(value)
+
+    assert json.dumps(value)[1:-1] in forms
+    assert json.dumps(value, ensure_ascii=False)[1:-1] in forms
+    assert base64.b64encode(value.encode()).decode() in forms
+    assert "a%22b%5Cc%20d%2F%C3%A9" in forms

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import re
 import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -14,6 +17,7 @@ Source = str | bytes | Path | tuple[str, str | bytes | Path]
 """Where to look: text, bytes, a file or a folder (every file under it), or ``(label, any)``."""
 
 _CONTEXT = 60
+_CORE = re.compile(r"canary-[a-z0-9-]+-[0-9a-f]{16}")
 
 
 @dataclass
@@ -60,12 +64,26 @@ def _expand(sources: Iterable[Source]) -> Iterator[tuple[str, str]]:
         yield label or f"text #{number}", text
 
 
+def _forms(value: str) -> set[str]:
+    """The canary as it may travel: as is, URL-encoded, JSON-escaped (once and twice), base64;
+    and its ``canary-<purpose>-<hex>`` core when it has more around it (a password with
+    quotes), which survives any escaping of the rest."""
+    forms = {value, quote(value, safe=""), quote(value)}
+    escaped = json.dumps(value)[1:-1]
+    forms |= {escaped, json.dumps(escaped)[1:-1]}
+    forms.add(base64.b64encode(value.encode()).decode().rstrip("="))
+    core = _CORE.search(value)
+    if core is not None:
+        forms.add(core.group(0))
+    return {form for form in forms if form}
+
+
 def find_canaries(canaries: Canaries, *sources: Source) -> list[str]:
     """One line per canary found: which canary, where, and the text around it."""
     found: list[str] = []
     for where, text in _expand(sources):
         for purpose, value in canaries:
-            for needle in {value, quote(value, safe="")}:
+            for needle in _forms(value):
                 at = text.find(needle)
                 if at < 0:
                     continue

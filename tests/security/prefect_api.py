@@ -1,4 +1,5 @@
-"""What the Prefect API keeps of one flow run: logs, artifacts, events, parameters, states."""
+"""What the Prefect API keeps of one flow run: logs, artifacts, events, parameters, states, the
+whole flow-run record, and every Variable on the server (where checkpoints live)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ class RunRecord:
     artifacts: list[dict[str, Any]]
     events: list[dict[str, Any]]
     task_runs: list[dict[str, Any]] = field(default_factory=list)
+    flow_run: dict[str, Any] = field(default_factory=dict)
+    variables: list[dict[str, Any]] = field(default_factory=list)
 
     def texts(self) -> list[tuple[str, str]]:
         """Everything above as labelled texts, for ``assert_no_canary``."""
@@ -56,6 +59,11 @@ class RunRecord:
         ]
         out += [(f"event {e.get('event')}", json.dumps(e, default=str)) for e in self.events]
         out += [(f"task run {t.get('name')}", json.dumps(t, default=str)) for t in self.task_runs]
+        out.append(("flow run (the whole record)", json.dumps(self.flow_run, default=str)))
+        out += [
+            (f"Prefect Variable {v.get('name')}", json.dumps(v, default=str))
+            for v in self.variables
+        ]
         return out
 
     def event_names(self) -> set[str]:
@@ -102,6 +110,8 @@ async def _read(flow_run_id: UUID) -> RunRecord:
         while page.next_page is not None:
             page = await client.read_events_page(str(page.next_page))
             events += [e.model_dump(mode="json") for e in page.events]
+        # Every Variable on the server: the checkpoint (apilink-state-<sync>) and any other.
+        variables = [v.model_dump(mode="json") for v in await client.read_variables()]
     state = run.state
     return RunRecord(
         flow_run_id=flow_run_id,
@@ -111,6 +121,8 @@ async def _read(flow_run_id: UUID) -> RunRecord:
         logs=logs,
         artifacts=[a.model_dump(mode="json") for a in artifacts],
         events=events,
+        flow_run=run.model_dump(mode="json"),
+        variables=variables,
         task_runs=[
             {
                 "name": t.name,

@@ -9,6 +9,7 @@ Prefect API the run's logs, artifacts, events, parameters, task runs and state m
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import subprocess
@@ -31,7 +32,13 @@ from flows.api_sync import api_sync
 from tests.fixtures.apis import users_endpoint
 from tests.fixtures.oauth_server import OAuthServer
 from tests.fixtures.openbao import OpenBao
-from tests.security.apps import Inbox, make_careless_source, make_careless_target
+from tests.security.apps import (
+    Inbox,
+    make_careless_source,
+    make_careless_target,
+    make_echo_source,
+    make_echo_target,
+)
 from tests.security.canaries import Canaries, Source, assert_no_canary, find_canaries
 from tests.security.prefect_api import RunRecord, find_flow_run, read_run
 from tests.servers.oauth.models import Client
@@ -55,6 +62,7 @@ class Lab:
     stack: ExitStack
     canaries: Canaries = field(default_factory=Canaries)
     inbox: Inbox = field(default_factory=Inbox)
+    failing_pages: set[int] = field(default_factory=set)
     records: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -321,7 +329,77 @@ def plant_issued_tokens(lab: Lab, oauth: OAuthServer) -> int:
     return len(tokens)
 
 
+def echo_sync(
+    lab: Lab,
+    *,
+    fail_on_page: int | None = None,
+    reject: set[int] | None = None,
+    fail: set[int] | None = None,
+) -> str:
+    """Issue 14: canary secrets in plain headers, query parameters and URL paths of both
+    sides (``${VAR}``), a Basic password, and APIs that echo the whole request (headers as
+    pairs, body as text) in their 4xx and 5xx bodies."""
+    lab.plant_common(reject=reject)
+    for record in lab.records:
+        if fail and record["id"] in fail:
+            record["name"] = f"FAIL {record['id']}"
+    env = {
+        "SWEEP_SRC_TOKEN": lab.canaries.new("source-token"),
+        "SWEEP_SRC_HEADER": lab.canaries.new("source-header"),
+        "SWEEP_SRC_PATH": lab.canaries.new("source-url-path"),
+        "SWEEP_SRC_PARAM": lab.canaries.new("source-query-param"),
+        "SWEEP_TGT_HEADER": lab.canaries.add(
+            "target-header-json", lab.canaries.new("target-header") + '"q\\z'
+        ),
+        "SWEEP_TGT_PATH": lab.canaries.new("target-url-path"),
+        "SWEEP_TGT_PARAM": lab.canaries.new("target-query-param"),
+        "SWEEP_TGT_PASSWORD": lab.canaries.new("target-basic-password"),
+    }
+    lab.canaries.add("target-basic-pair", f"sweep-user:{env['SWEEP_TGT_PASSWORD']}")
+    for name, value in env.items():
+        lab.setenv(name, value)
+    if fail_on_page is not None:
+        lab.failing_pages.add(fail_on_page)
+    source = lab.serve(make_echo_source(lab.records, failing_pages=lab.failing_pages))
+    target = lab.serve(make_echo_target(lab.inbox))
+    path = lab.write_config(
+        source_url=source,
+        source_auth={"type": "bearer", "token": "${SWEEP_SRC_TOKEN}"},
+        target_url=target,
+        target_key="unused-key",
+        map_secret_fields=False,
+    )
+    config = yaml.safe_load(lab.config_path.read_text())
+    config["source"]["headers"] = {"X-Source-Ref": "${SWEEP_SRC_HEADER}"}
+    users = config["source"]["endpoints"]["users"]
+    users["path"] = "/s/${SWEEP_SRC_PATH}/users"
+    users["params"]["tenant_ref"] = "${SWEEP_SRC_PARAM}"
+    config["target"]["auth"] = {
+        "type": "basic",
+        "username": "sweep-user",
+        "password": "${SWEEP_TGT_PASSWORD}",
+    }
+    config["target"]["headers"] = {"X-Tenant-Ref": "${SWEEP_TGT_HEADER}"}
+    config["target"]["endpoints"]["profiles"] = {
+        "path": "/t/${SWEEP_TGT_PATH}/profiles",
+        "method": "POST",
+        "params": {"tenant_ref": "${SWEEP_TGT_PARAM}"},
+    }
+    lab.config_path.write_text(yaml.safe_dump(config))
+    return path
+
+
 Setup = Callable[[Lab, pytest.FixtureRequest], Scenario]
+
+
+def s_echo_target_4xx_5xx(lab: Lab, request: pytest.FixtureRequest) -> Scenario:
+    echo_sync(lab, reject={4}, fail={17})
+    return Scenario(completed=False, message="dead-lettered")
+
+
+def s_echo_source_fails_midway(lab: Lab, request: pytest.FixtureRequest) -> Scenario:
+    echo_sync(lab, fail_on_page=2)
+    return Scenario(completed=False, message="500")
 
 
 def s_happy_file(lab: Lab, request: pytest.FixtureRequest) -> Scenario:
@@ -410,6 +488,8 @@ SCENARIOS: dict[str, Setup] = {
     "malformed_source_json": s_malformed_source_json,
     "oauth_invalid_client": s_oauth_invalid_client,
     "rbac_denied": s_rbac_denied,
+    "echo_target_4xx_5xx": s_echo_target_4xx_5xx,
+    "echo_source_fails_midway": s_echo_source_fails_midway,
 }
 
 
@@ -446,9 +526,16 @@ def check_expected_traces(name: str, lab: Lab, run: RunRecord) -> None:
         assert len(lab.inbox.records) == RECORDS - RECORDS // BAD_EVERY
         quarantine = list((lab.state_dir / "quarantine").rglob("*.jsonl"))
         assert len(quarantine) == 1 and len(quarantine[0].read_text().splitlines()) == 3
-    if name == "target_refuses_records":
+    if name in {"target_refuses_records", "echo_target_4xx_5xx"}:
         dead = lab.state_dir / "canary-sweep.dead-letter.jsonl"
         assert dead.exists() and len(dead.read_text().splitlines()) == 2
+    if name == "echo_target_4xx_5xx":
+        reasons = dead.read_text()
+        assert "422" in reasons and "503" in reasons and "you_sent" in reasons, reasons
+    if name == "echo_source_fails_midway":
+        # the checkpoint after chunk 1 is in the Prefect Variable, its secrets placeholders
+        state = [v for v in run.variables if v.get("name") == "apilink-state-canary-sweep"]
+        assert state and "{apilink-secret:" in json.dumps(state), state
     assert lab.audit_file.exists()
     assert "apilink.run.started" in run.event_names()
 
@@ -503,6 +590,7 @@ def run_cli(config_path: str, prefect_api_url: str) -> subprocess.CompletedProce
         ("source_refuses_token", 1),
         ("rbac_denied", 1),
         ("target_refuses_records", 1),
+        ("echo_target_4xx_5xx", 1),
     ],
 )
 def test_no_canary_leaks_from_the_cli(
@@ -550,6 +638,37 @@ def test_dead_letters_hold_no_secret_named_field_value(prefect_harness: str, lab
     assert_no_canary(lab.canaries, dead)
 
 
+def test_a_run_resumed_from_a_checkpoint_without_secrets_gets_them_from_the_config(
+    prefect_harness: str,
+    lab: Lab,
+    request: pytest.FixtureRequest,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The checkpoint kept placeholders, not the source's path and query secrets; the rerun
+    puts them back from the config (the echo source answers 400 to a request without its
+    ``tenant_ref``, and the path segment must be right), reads on from page 2 and finishes."""
+    s_echo_source_fails_midway(lab, request)
+    first = read_run(run_flow(str(lab.config_path), None))
+    assert first.state_name == "Failed", first.state_message
+    delivered = len(lab.inbox.records)
+    assert delivered == 9  # page 1: ten records, one with a bad email quarantined
+
+    lab.failing_pages.clear()
+    second = read_run(run_flow(str(lab.config_path), None))
+
+    assert second.state_name == "Completed", second.state_message
+    assert len(lab.inbox.records) == RECORDS - RECORDS // BAD_EVERY  # no page read twice
+    captured = capfd.readouterr()
+    assert_no_canary(
+        lab.canaries,
+        ("stdout", captured.out),
+        ("stderr", captured.err),
+        *lab.sources(),
+        *first.texts(),
+        *second.texts(),
+    )
+
+
 # -- issue 7: what the Prefect API shows of a run -------------------------------------------------
 
 
@@ -587,8 +706,6 @@ def test_the_prefect_api_shows_counts_progress_and_audit_events_and_no_secret(
 
 
 def _table(data: Any) -> list[dict[str, Any]]:
-    import json
-
     rows = json.loads(data) if isinstance(data, str) else data
     assert isinstance(rows, list)
     return rows
