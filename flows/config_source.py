@@ -119,5 +119,4 @@ async def _block_config(name: str) -> tuple[dict[str, Any], str | None]:
             f"no SyncConfig block named {name!r} ({exc}); save one in the UI or with "
             "`SyncConfig(config_yaml=...).save(name)`"
         ) from None
-    approval = block.approval.get_secret_value() if block.approval is not None else None
-    return block.raw(), approval
+    return block.raw(), block.approval
