@@ -95,7 +95,7 @@ def run(flow: Any = api_sync, **parameters: Any) -> Any:
 
 
 def test_config_turning_access_control_off_is_refused(attacker: Attacker, worker: Worker) -> None:
-    with pytest.raises(PolicyRefused, match="enable_access_control: false.*only the worker"):
+    with pytest.raises(PolicyRefused, match=r"enable_access_control: false.*only the worker"):
         run(config=loot(attacker, worker, enable_access_control=False))
     assert_nothing_leaked(attacker, worker)
     assert not Path("/tmp/caller-chosen-audit.log").exists()
@@ -103,7 +103,7 @@ def test_config_turning_access_control_off_is_refused(attacker: Attacker, worker
 
 def test_config_declaring_users_is_refused(attacker: Attacker, worker: Worker) -> None:
     eve = [{"username": "eve", "role": "admin", "api_key": "eve-key-123456789012"}]
-    with pytest.raises(PolicyRefused, match="security.users` declares users"):
+    with pytest.raises(PolicyRefused, match=r"security\.users` declares users"):
         run(
             config=loot(attacker, worker, enable_access_control=True, users=eve),
             api_key=SecretStr("eve-key-123456789012"),
@@ -128,7 +128,7 @@ def test_no_key_does_not_run_as_the_worker(attacker: Attacker, worker: Worker) -
 
 
 def test_run_sync_alone_cannot_run_a_callers_config(attacker: Attacker, worker: Worker) -> None:
-    with pytest.raises(AccessDenied, match="edit_config.*operator"):
+    with pytest.raises(AccessDenied, match=r"edit_config.*operator"):
         run(config=loot(attacker, worker), api_key=SecretStr(worker.keys["operator"]))
     assert_nothing_leaked(attacker, worker)
 
