@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from apilink.cli import audit, auth, credentials, dlq, users
+from apilink.cli import audit, auth, credentials, dlq, ticket, users
 from apilink.cli.guard import require
 from apilink.config import load_config
 from apilink.errors import AccessDenied, ApilinkError, ConfigError
@@ -29,6 +29,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(audit.app, name="audit")
 app.add_typer(auth.app, name="auth")
 app.add_typer(dlq.app, name="dlq")
+app.command("ticket")(ticket.ticket)
 
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="The sync config (YAML).", show_default=False)
