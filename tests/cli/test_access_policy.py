@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from apilink.audit import read_events
 from apilink.cli import app
@@ -73,17 +73,23 @@ def test_users_import_is_an_explicit_manage_users_action(
     users: dict[str, str], tmp_path: Path, attacker: Attacker
 ) -> None:
     config = evil(tmp_path, attacker.url)
-    viewer = runner.invoke(app, ["users", "import", "-c", str(config)], env={"APILINK_API_KEY": users["viewer"]})  # fmt: skip
+
+    def run(key: str) -> Result:
+        return runner.invoke(
+            app, ["users", "import", "-c", str(config)], env={"APILINK_API_KEY": key}
+        )
+
+    viewer = run(users["viewer"])
     assert viewer.exit_code == 2 and "manage_users" in viewer.output
     assert "eve" not in names(users)
     assert denials(tmp_path)[-1]["actor"] == "viewer1"
 
-    admin = runner.invoke(app, ["users", "import", "-c", str(config)], env={"APILINK_API_KEY": users["admin"]})  # fmt: skip
+    admin = run(users["admin"])
     assert admin.exit_code == 0, admin.output
     assert "imported 1 user(s)" in admin.output
     assert "eve" in names(users)
     assert EVE_KEY not in Path(users["path"]).read_text()  # hashed
-    again = runner.invoke(app, ["users", "import", "-c", str(config)], env={"APILINK_API_KEY": EVE_KEY})  # fmt: skip
+    again = run(EVE_KEY)
     assert again.exit_code == 0 and "already there" in again.output
     assert attacker.requests == []
 
