@@ -206,7 +206,8 @@ async def authorize_run(
         return RunCaller(ANONYMOUS.username, run.trusted)
     try:
         wanted = _permissions(run)
-        engine = _engine(policy, run, sink)
+        block = await AccessControlBlock.aload(policy.block) if policy.block else None
+        engine = _engine(policy, run, sink, block)
     except AccessDenied as exc:
         raise refused(exc) from None
     if ticket is None:
@@ -238,10 +239,12 @@ def _permissions(run: RunConfig) -> list[Permission]:
     return [Permission.EDIT_CONFIG, Permission.RUN_SYNC]
 
 
-def _engine(policy: WorkerPolicy, run: RunConfig, sink: AuditSink) -> AccessControl:
+def _engine(
+    policy: WorkerPolicy, run: RunConfig, sink: AuditSink, block: AccessControlBlock | None
+) -> AccessControl:
     security = run.config.security
-    if policy.block:
-        return AccessControlBlock.load(policy.block).access_control(audit=sink)
+    if block is not None:
+        return block.access_control(audit=sink)
     if not policy.has_users_source(run.origin, security):
         raise AccessDenied(
             f"access control is on for a {run.origin.value} but this worker names no users: "

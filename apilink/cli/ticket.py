@@ -66,7 +66,12 @@ def _engine() -> AccessControl:
     if block := os.environ.get(ACCESS_CONTROL_BLOCK_ENV):
         from blocks.access_control import AccessControl as AccessControlBlock
 
-        return AccessControlBlock.load(block).access_control(audit=audit)
+        loaded = AccessControlBlock.load(block, _sync=True)  # type: ignore[call-arg]
+        if not isinstance(loaded, AccessControlBlock):
+            raise ConfigError(
+                f"{ACCESS_CONTROL_BLOCK_ENV}: {block!r} is not an AccessControl block"
+            )
+        return loaded.access_control(audit=audit)
     if users := os.environ.get(USERS_FILE_ENV):
         return AccessControl(FileUserStore(users), enabled=True, audit=audit)
     raise AccessDenied(

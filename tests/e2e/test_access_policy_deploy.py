@@ -132,7 +132,7 @@ def test_attacks_through_the_prefect_api(lab: Lab) -> None:
     )  # fmt: skip
     ticket_params = {"config": quiet, "dry_run": True}
     ticket = _ticket(lab, "api_sync/partition", ticket_params, lab.keys["admin"])
-    runs = {
+    runs: dict[str, tuple[str, dict[str, Any]]] = {
         "access off": (
             "api_sync/partition",
             {"config": attack_config(lab.attacker.url, enable_access_control=False)},
