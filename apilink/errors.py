@@ -18,6 +18,8 @@ ApilinkError
 │   ├── ReauthorizationRequired a refresh token was refused: a person must log in again
 │   └── CredentialsRefused      the target answered 401 after a token refresh, or 403: run stops
 ├── AccessDenied                RBAC refused a permission
+│   ├── PolicyRefused           a caller's config tried to change the worker's access policy
+│   └── ProofRejected           a ticket, child proof or block approval that does not verify
 ├── TransportError              an HTTP exchange that failed for good
 │   ├── InsecureTransport       http:// to a host that is not loopback, or another origin
 │   ├── ResponseTooLarge        a body (decoded) over `max_response_bytes`
@@ -55,8 +57,10 @@ __all__ = [
     "HTTPStatusError",
     "InsecureTransport",
     "PaginationError",
+    "PolicyRefused",
     "PrefectUnreachable",
     "PrivateFileError",
+    "ProofRejected",
     "ReauthorizationRequired",
     "ResponseTooLarge",
     "RunDeadlinePassed",
@@ -171,6 +175,16 @@ class AccessDenied(ApilinkError):
         self.principal = principal
         self.permission = permission
         super().__init__(message)
+
+
+class PolicyRefused(AccessDenied):
+    """A config the caller supplied (a ``config`` parameter or a SyncConfig block) tried to switch
+    access control off or to declare users: only the worker's operator decides either."""
+
+
+class ProofRejected(AccessDenied):
+    """A run ticket, a child partition's proof or a block's approval that does not verify
+    (forged, expired, already used, bound to another run or config)."""
 
 
 class TransportError(ApilinkError):

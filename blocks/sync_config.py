@@ -17,8 +17,11 @@ from pydantic import Field, SecretStr, model_validator
 
 from apilink.config import SyncConfig as EngineSyncConfig
 from apilink.config import build_config
+from apilink.config.bounds import safe_load_bounded
 from apilink.errors import ConfigError
 from apilink.rbac import AccessControl
+from apilink.rbac.approval import approve_config
+from apilink.rbac.worker_key import require_worker_key
 
 __all__ = ["EDIT_PERMISSION", "SyncConfig"]
 
@@ -33,7 +36,11 @@ class SyncConfig(Block):
         SyncConfig(config_yaml=Path("orders.yaml").read_text()).save("orders", overwrite=True)
 
     and run ``api_sync`` / ``partitioned_sync`` with ``config_block="orders"``. Saving from
-    Python or the CLI through :meth:`save_checked` requires the ``edit_config`` permission.
+    Python or the CLI through :meth:`save_checked` requires the ``edit_config`` permission and
+    seals the config with the worker key (``approval``): a run then needs only ``run_sync``. A
+    block saved or edited any other way (the UI, the Prefect API) is the caller's own authoring:
+    unsealed, its run needs ``edit_config`` and ``run_sync``; sealed but changed since, it is
+    refused ("edited outside apilink: re-approve it").
     """
 
     _block_type_name = "apilink Sync Config"
@@ -58,6 +65,13 @@ class SyncConfig(Block):
         "two.",
     )
 
+    approval: str | None = Field(
+        default=None,
+        title="Approval (set by apilink)",
+        description="Set by apilink when someone with edit_config saves the block; editing the "
+        "config anywhere else invalidates it.",
+    )
+
     @model_validator(mode="after")
     def _one_shape(self) -> SyncConfig:
         if (self.config_yaml is None) == (self.config is None):
@@ -77,7 +91,7 @@ class SyncConfig(Block):
         if self.config is not None:
             return dict(self.config)
         try:
-            data = yaml.safe_load(self.config_yaml or "")
+            data = safe_load_bounded(self.config_yaml or "", source=self._source())
         except yaml.YAMLError as exc:
             raise ConfigError(f"{self._source()}: not valid YAML ({type(exc).__name__})") from None
         if not isinstance(data, dict):
@@ -100,12 +114,15 @@ class SyncConfig(Block):
         api_key: SecretStr | str | None,
         overwrite: bool = True,
     ) -> None:
-        """Save as ``name`` if ``api_key`` holds ``edit_config``; the decision is audited.
+        """Save as ``name`` if ``api_key`` holds ``edit_config``, sealed with the worker key.
 
         Raises:
             AccessDenied: without the permission; nothing is saved.
+            ProofRejected: this machine has no worker key (``APILINK_WORKER_KEY``).
         """
-        access.authorize(api_key, EDIT_PERMISSION)
+        user = access.authorize(api_key, EDIT_PERMISSION)
+        key = require_worker_key("approving a SyncConfig block")
+        self.approval = approve_config(key, self.raw(), user.username)
         self.save(name, overwrite=overwrite)
 
     def _source(self) -> str:

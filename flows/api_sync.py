@@ -16,7 +16,8 @@ from prefect.context import SyncClientContext
 from prefect.runtime import flow_run
 from pydantic import SecretStr
 
-from apilink.audit.settings import open_audit_log, plain_log_path
+from apilink.audit import AuditSink
+from apilink.audit.settings import denial_audit_log, open_audit_log, plain_log_path
 from apilink.auth.token import OAuthToken
 from apilink.config import SyncConfig
 from apilink.config.models import MappingConfig
@@ -31,7 +32,7 @@ from apilink.state import MappingStart, StateError, StateStore, SyncCheckpoint
 from apilink.state.acknowledgement import CheckpointWriter, ChunkDeliveries
 from apilink.summary import SyncSummary
 from apilink.validation.ratio import InvalidRatioGuard
-from flows.config_source import load_sync_config
+from flows.config_source import RunConfig, load_run_config
 from flows.progress import RunProgress
 from flows.reporting import publish_summary
 from tasks.audit import audit_hooks
@@ -40,7 +41,7 @@ from tasks.checkpoint import UNANSWERED, choose_state_store, close_state_store
 from tasks.credentials import resolve_credentials
 from tasks.pipeline import as_is, extract_chunk, process_chunk
 from tasks.rate_limit import rate_limited_transports
-from tasks.rbac_guard import rbac_guard
+from tasks.rbac_guard import authorize_run
 
 __all__ = ["SyncIncomplete", "api_sync", "last_summary", "select_mappings"]
 
@@ -107,6 +108,8 @@ async def api_sync(
     dry_run: bool = False,
     api_key: SecretStr | None = None,
     partition: str | None = None,
+    ticket: str | None = None,
+    proof: str | None = None,
 ) -> dict[str, Any]:
     """Move records from the source API to the target API as the sync config says.
 
@@ -123,10 +126,15 @@ async def api_sync(
         target_endpoint: run only the mappings that write this target endpoint.
         dry_run: extract, validate and map, but send nothing to the target (and keep no
             checkpoint).
-        api_key: the caller's apilink API key when access control is on
-            (else ``APILINK_API_KEY``).
+        api_key: the caller's apilink API key, for a call in process. A deployment run refuses
+            it (it would sit in clear in the flow run): pass ``ticket`` instead. The worker's
+            own ``APILINK_API_KEY`` is never used.
         partition: set by ``partitioned_sync`` for a child run: the partition's label, which
             keeps this child's checkpoint apart from its siblings'.
+        ticket: a single-use run ticket from ``apilink ticket --deployment ...``, bound to this
+            deployment and these parameters.
+        proof: set by ``partitioned_sync`` for a child run: the parent's authorization, bound
+            to the parent run, the partition and the config.
 
     Returns:
         The counts: extracted, valid, quarantined, loaded, failed (dead-lettered), the
@@ -137,7 +145,8 @@ async def api_sync(
             ``max_invalid_ratio`` was exceeded; the summary, which still balances, is attached.
     """
     logger = get_run_logger()
-    sync_config = await load_sync_config(config_path, config, config_block)
+    run_config = await load_run_config(config_path, config, config_block)
+    sync_config = run_config.config
     # From here every log line goes to `logging.file` too, masked: the guard's decision and a
     # credential that fails to open are part of the run's story.
     run_secrets = secret_values(sync_config)
@@ -157,11 +166,27 @@ async def api_sync(
     state: StateStore | None = None
     writer: CheckpointWriter | None = None
     try:
-        audit = open_audit_log(sync_config) if sync_config.logging.security_audit else None
+        audit = _audit_log(run_config)
+        await authorize_run(
+            run_config,
+            api_key=api_key,
+            ticket=ticket,
+            proof=proof,
+            partition=partition,
+            parameters={
+                "config_path": config_path,
+                "config": config,
+                "config_block": config_block,
+                "source_endpoint": source_endpoint,
+                "target_endpoint": target_endpoint,
+                "dry_run": dry_run,
+                "partition": partition,
+            },
+            audit=audit,
+        )
         # The start-up tasks run synchronously; each would open (and TLS-configure) an API
         # client of its own.
         with SyncClientContext.get_or_create():
-            rbac_guard(sync_config.security, api_key, audit=audit)
             credentials = resolve_credentials(sync_config)
             resolved = credentials.config
             run_secrets.update(secret_values(resolved))
@@ -248,6 +273,16 @@ async def api_sync(
     if not complete:
         raise SyncIncomplete(summary)
     return summary.to_dict()
+
+
+def _audit_log(run: RunConfig) -> AuditSink | None:
+    """The run's audit log: the config's own file for a config on the worker; for a config a
+    caller supplied, the worker's file (a caller does not choose where the worker writes)."""
+    if not run.config.logging.security_audit:
+        return None
+    if run.trusted:
+        return open_audit_log(run.config)
+    return denial_audit_log(run.config, trusted=False)
 
 
 _LOG_FILE_LOGGERS = ("prefect", "apilink", "httpx")

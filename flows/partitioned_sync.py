@@ -29,12 +29,13 @@ from prefect.context import FlowRunContext
 from prefect.deployments import arun_deployment
 from pydantic import SecretStr
 
-from apilink.config import SyncConfig, build_config
 from apilink.errors import ApilinkError
 from apilink.partitions import Partition, partition_config, partitioned_endpoints, plan_partitions
-from flows.config_source import load_raw_config
+from apilink.rbac.approval import config_digest, issue_child_proof
+from apilink.rbac.worker_key import load_worker_key
+from flows.config_source import load_raw_config, load_run_config
 from flows.progress import artifact_key
-from tasks.rbac_guard import rbac_guard
+from tasks.rbac_guard import authorize_run
 
 __all__ = [
     "COUNTS",
@@ -104,6 +105,7 @@ async def partitioned_sync(
     dry_run: bool = False,
     api_key: SecretStr | None = None,
     poll_interval: float = 2.0,
+    ticket: str | None = None,
 ) -> dict[str, Any]:
     """Run a partitioned sync as child runs of ``child_deployment`` and add up their counts.
 
@@ -115,10 +117,12 @@ async def partitioned_sync(
         source_endpoint: passed to every child.
         target_endpoint: passed to every child.
         dry_run: passed to every child.
-        api_key: the caller's apilink API key (else ``APILINK_API_KEY``). Children
-            authenticate with their worker's ``APILINK_API_KEY``; the key is never a child
-            parameter.
+        api_key: the caller's apilink API key, in process only (a deployment run takes
+            ``ticket``). Never a child parameter: each child gets a proof of this run's
+            authorization instead (worker key; bound to this run, its partition and its config;
+            minutes long).
         poll_interval: seconds between checks on the children.
+        ticket: a single-use run ticket from ``apilink ticket --deployment ...``.
 
     Returns:
         The summed counts, and ``partitions``: each child's label, run name, state and counts.
@@ -127,9 +131,23 @@ async def partitioned_sync(
         PartitionsFailed: when any child run did not complete.
     """
     logger = get_run_logger()
-    raw, source = await load_raw_config(config_path, config, config_block)
-    sync_config: SyncConfig = build_config(raw, source=source)
-    rbac_guard(sync_config.security, api_key)
+    run_config = await load_run_config(config_path, config, config_block)
+    raw, sync_config = run_config.raw, run_config.config
+    caller = await authorize_run(
+        run_config,
+        api_key=api_key,
+        ticket=ticket,
+        parameters={
+            "config_path": config_path,
+            "config": config,
+            "config_block": config_block,
+            "child_deployment": child_deployment,
+            "source_endpoint": source_endpoint,
+            "target_endpoint": target_endpoint,
+            "dry_run": dry_run,
+        },
+    )
+    worker_key = load_worker_key()
     if sync_config.partitions is None:
         plan = [Partition(0, "whole sync")]
         endpoints: list[str] = []
@@ -146,11 +164,25 @@ async def partitioned_sync(
     parent = _parent_id()
 
     async def run_child(partition: Partition) -> FlowRun:
+        child_config = partition_config(raw, partition, endpoints)
+        proof = (
+            issue_child_proof(
+                worker_key,
+                parent_run=parent,
+                partition=partition.label,
+                digest=config_digest(child_config),
+                principal=caller.username,
+                trusted=caller.trusted,
+            )
+            if worker_key is not None
+            else None
+        )
         return await arun_deployment(
             child_deployment,
             parameters={
                 "config_path": None,
-                "config": partition_config(raw, partition, endpoints),
+                "config": child_config,
+                "proof": proof,
                 "source_endpoint": source_endpoint,
                 "target_endpoint": target_endpoint,
                 "dry_run": dry_run,

@@ -29,6 +29,7 @@ from prefect.flows import FlowStateHook
 
 from apilink.audit import AuditLog, AuditSink, open_audit_log
 from apilink.audit.anchor import Anchored, chain_resource
+from apilink.audit.settings import denial_audit_log
 from apilink.config import load_config, parse_config
 from apilink.redaction import Redactor
 
@@ -143,6 +144,10 @@ def audit_from_parameters(parameters: Mapping[str, Any]) -> AuditLog | None:
         config = load_config(str(parameters["config_path"]))
     elif parameters.get("config"):
         config = parse_config(yaml.safe_dump(dict(parameters["config"])), source="<config>")
+        if not config.logging.security_audit:
+            return None
+        # A caller's config does not choose where the worker writes (issue 13).
+        return denial_audit_log(config, trusted=False)
     else:
         return None
     return open_audit_log(config)

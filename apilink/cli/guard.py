@@ -35,10 +35,11 @@ def require(
     security = config.security if config is not None else SecurityConfig()
     users_file = os.environ.get(USERS_FILE_ENV)
     if users_file and Path(users_file).is_file():
-        updates: dict[str, object] = {"enable_access_control": True}
-        if security.users_file is None:
-            updates["users_file"] = users_file
-        security = security.model_copy(update=updates)
+        # The operator's users file wins; a config's own `users` are never written into it
+        # (seeding them is `apilink users import`).
+        security = security.model_copy(
+            update={"enable_access_control": True, "users_file": users_file}
+        )
     if not security.enable_access_control:
         return ANONYMOUS
     audit = DenialAudit(config)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from apilink.cli import audit, auth, credentials, dlq, users
+from apilink.cli import audit, auth, credentials, dlq, ticket, users
 from apilink.cli import init as init_command
 from apilink.cli import schema as schema_command
 from apilink.cli.guard import require
@@ -31,6 +31,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(audit.app, name="audit")
 app.add_typer(auth.app, name="auth")
 app.add_typer(dlq.app, name="dlq")
+app.command("ticket")(ticket.ticket)
 app.command(name="schema")(schema_command.schema)
 app.command(name="init")(init_command.init)
 

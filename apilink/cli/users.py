@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from apilink.audit import AuditLog
-from apilink.audit.settings import DenialAudit
+from apilink.audit.settings import DenialAudit, denial_audit_log
+from apilink.config import load_config
 from apilink.errors import AccessDenied, ApilinkError
 from apilink.rbac import AccessControl, FileUserStore, Permission, Role, User
 
@@ -68,6 +69,35 @@ def add(
         raise _fail(exc) from None
     typer.echo(f"added {user.username} ({user.role.value})")
     typer.echo(f"API key (shown once, store it now): {key}")
+
+
+@app.command("import")
+def import_users(
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="A config whose `security.users` to add.")
+    ],
+    users_file: UsersFile = Path("apilink_users.json"),
+    api_key: ApiKey = None,
+    audit_file: AuditFile = None,
+) -> None:
+    """Add the config's ``security.users`` (predefined keys hashed) to the users file.
+
+    Loading a config never writes users; this explicit ``manage_users`` action does. Users
+    already in the file keep their records. An empty file takes its users keyless.
+    """
+    audit = AuditLog.open(audit_file) if audit_file is not None else denial_audit_log()
+    engine = AccessControl(FileUserStore(users_file), enabled=True, audit=audit)
+    try:
+        bootstrap = not engine.list_users() and api_key is None
+        actor = None if bootstrap else _caller(engine, api_key, Permission.MANAGE_USERS)
+        security = load_config(config).security
+        added = engine.import_users(security, actor=actor)
+    except ApilinkError as exc:
+        raise _fail(exc) from None
+    kept = len(security.users) - len(added)
+    typer.echo(f"imported {len(added)} user(s) into {users_file}: {', '.join(added) or '-'}")
+    if kept:
+        typer.echo(f"{kept} already there, kept as they were")
 
 
 @app.command("list")

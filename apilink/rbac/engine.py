@@ -32,7 +32,7 @@ from apilink.rbac.users import (
     validate_username,
 )
 
-__all__ = ["ANONYMOUS", "AccessControl", "Clock"]
+__all__ = ["ANONYMOUS", "AccessControl", "Clock", "declared_users"]
 
 Clock = Callable[[], datetime]
 
@@ -82,29 +82,21 @@ class AccessControl:
         audit: AuditSink | None = None,
         clock: Clock = _utcnow,
     ) -> AccessControl:
-        """The engine for a ``security`` section.
+        """The engine for a ``security`` section. Building it never writes a user.
 
-        Users live in ``security.users_file`` when set, else in memory. Each of
-        ``security.users`` missing from the store is added, its predefined ``api_key`` hashed at
-        once (a user already in the store keeps its stored record).
+        Users live in ``security.users_file`` when set; ``security.users`` then stay out (seed
+        them with :meth:`import_users`, the explicit ``manage_users`` action behind
+        ``apilink users import``). Without a users file, ``security.users`` are the users, in
+        memory, each predefined ``api_key`` hashed at once (the guide's in-process
+        ``ApiLinker(security_config=...)``).
         """
         if store is None:
-            store = FileUserStore(security.users_file) if security.users_file else MemoryUserStore()
-        engine = cls(store, enabled=security.enable_access_control, audit=audit, clock=clock)
-        declared = [
-            User(
-                username=validate_username(entry.username),
-                role=parse_role(entry.role),
-                key_hash=hash_api_key(entry.api_key.get_secret_value()) if entry.api_key else None,
-                created_at=clock(),
-            )
-            for entry in security.users
-        ]
-        if declared and any(user.username not in engine.store.load() for user in declared):
-            with engine.store.transaction() as users:
-                for user in declared:
-                    users.setdefault(user.username, user)
-        return engine
+            if security.users_file:
+                store = FileUserStore(security.users_file)
+            else:
+                declared = declared_users(security, clock)
+                store = MemoryUserStore({user.username: user for user in declared})
+        return cls(store, enabled=security.enable_access_control, audit=audit, clock=clock)
 
     # -- decisions -------------------------------------------------------------------------
 
@@ -205,6 +197,24 @@ class AccessControl:
         self._changed("user.added", actor, username, role=new_role.value)
         return user, api_key
 
+    def import_users(self, security: SecurityConfig, *, actor: User | None = None) -> list[str]:
+        """Add each of ``security.users`` missing from the store; returns the names added.
+
+        A user already in the store keeps its record. Needs ``manage_users`` (audited).
+        """
+        declared = declared_users(security, self._clock)
+        self._may_manage(actor, "users.imported", ",".join(u.username for u in declared))
+        added: list[str] = []
+        with self.store.transaction() as users:
+            for user in declared:
+                if user.username not in users:
+                    users[user.username] = user
+                    added.append(user.username)
+        roles = {user.username: user.role.value for user in declared}
+        for name in added:
+            self._changed("user.added", actor, name, role=roles[name], imported=True)
+        return added
+
     def set_role(self, username: str, role: str | Role, *, actor: User | None = None) -> User:
         """Give ``username`` another role; refuses to demote the last admin."""
         new_role = parse_role(role)
@@ -296,6 +306,19 @@ class AccessControl:
             run_id=run_id,
             details=shown,
         )
+
+
+def declared_users(security: SecurityConfig, clock: Clock = _utcnow) -> list[User]:
+    """``security.users`` as users, predefined keys hashed (roles and names checked)."""
+    return [
+        User(
+            username=validate_username(entry.username),
+            role=parse_role(entry.role),
+            key_hash=hash_api_key(entry.api_key.get_secret_value()) if entry.api_key else None,
+            created_at=clock(),
+        )
+        for entry in security.users
+    ]
 
 
 def _existing(users: Users, username: str) -> User:

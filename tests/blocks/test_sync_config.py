@@ -32,7 +32,7 @@ class TestSyncConfigStandard(BlockStandardTestSuite):
 
 def test_form_fields_have_titles_and_descriptions() -> None:
     properties = SyncConfig.model_json_schema()["properties"]
-    assert set(properties) == {"config_yaml", "config"}
+    assert set(properties) == {"config_yaml", "config", "approval"}
     assert properties["config_yaml"]["title"] == "Config (YAML)"
     assert properties["config_yaml"]["format"] == "textarea"
     assert all(p["description"] for p in properties.values())
@@ -103,9 +103,11 @@ def test_saving_needs_edit_config() -> None:
 
 
 @pytest.mark.usefixtures("prefect_harness")
-def test_developer_saves_and_a_run_loads_it_by_name() -> None:
+def test_developer_saves_and_a_run_loads_it_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APILINK_WORKER_KEY", "w" * 40)
     block = SyncConfig(config_yaml=DEMO.read_text())
     block.save_checked("apilink-test-sync", access=_access(), api_key="dev-key-1")
     loaded: SyncConfig = SyncConfig.load("apilink-test-sync")  # type: ignore[assignment]
     assert loaded.sync_config(env=ENV).name == "demo"
     assert "canary-token" not in loaded.model_dump_json()
+    assert loaded.approval is not None  # sealed: a run of it needs run_sync only

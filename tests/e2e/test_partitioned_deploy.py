@@ -101,7 +101,7 @@ def test_partitioned_sync_runs_children_on_both_workers(
     listed = server.cli("block", "type", "ls").stdout
     assert "apilink-sync-config" in listed
     fields = asyncio.run(_block_type_fields(server.api_url))
-    assert set(fields) == {"config_yaml", "config"}
+    assert set(fields) == {"config_yaml", "config", "approval"}
     for spec in fields.values():
         assert spec["title"] and spec["description"]
 

@@ -57,9 +57,11 @@ def test_permission_matrix_through_the_guard(audit: AuditLog, role: str, permiss
     assert verify(audit.path, b"g" * 32) == 1
 
 
-def test_key_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("APILINK_API_KEY", KEYS["operator"])
-    assert rbac_guard.fn(SECURITY) == "operator1"
+def test_the_workers_own_key_is_never_a_callers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guard used to fall back to the worker's APILINK_API_KEY (issue 13, item 3)."""
+    monkeypatch.setenv("APILINK_API_KEY", KEYS["admin"])
+    with pytest.raises(AccessDenied, match="no API key"):
+        rbac_guard.fn(SECURITY)
 
 
 def test_no_key_is_denied_and_audited(audit: AuditLog) -> None:

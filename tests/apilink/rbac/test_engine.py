@@ -179,10 +179,32 @@ def test_config_users_have_predefined_keys_hashed(tmp_path: Path) -> None:
         users=[{"username": "admin1", "role": "admin", "api_key": canary}],
     )
     engine = AccessControl.from_config(security)
+    assert not path.exists()  # loading a config never writes users (issue 13)
+    with pytest.raises(AccessDenied):
+        engine.authorize(canary, "manage_users")
+    assert engine.import_users(security) == ["admin1"]  # the explicit manage_users action
     assert engine.authorize(canary, "manage_users").username == "admin1"
     assert canary not in path.read_text()
     assert canary not in repr(engine.list_users())
     assert json.loads(path.read_text())["users"][0]["key_hash"].startswith("sha256:")
+
+
+def test_config_users_without_a_users_file_live_in_memory() -> None:
+    security = SecurityConfig(
+        enable_access_control=True,
+        users=[{"username": "op1", "role": "operator", "api_key": "k" * 20}],
+    )
+    assert AccessControl.from_config(security).authorize("k" * 20, "run_sync").username == "op1"
+
+
+def test_import_users_needs_manage_users(tmp_path: Path) -> None:
+    engine = AccessControl(FileUserStore(tmp_path / "u.json"))
+    engine.add_user("admin0", "admin")
+    viewer, _ = engine.add_user("viewer0", "viewer")
+    security = SecurityConfig(users=[{"username": "eve", "role": "admin", "api_key": "e" * 20}])
+    with pytest.raises(AccessDenied, match="manage_users"):
+        engine.import_users(security, actor=viewer)
+    assert "eve" not in {u.username for u in engine.list_users()}
 
 
 def test_config_user_with_unknown_role_is_refused() -> None:
