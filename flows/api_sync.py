@@ -16,7 +16,7 @@ from prefect.context import SyncClientContext
 from prefect.runtime import flow_run
 from pydantic import SecretStr
 
-from apilink.audit import AuditSink
+from apilink.audit import AuditLog
 from apilink.audit.settings import denial_audit_log, open_audit_log, plain_log_path
 from apilink.auth.token import OAuthToken
 from apilink.config import SyncConfig
@@ -275,7 +275,7 @@ async def api_sync(
     return summary.to_dict()
 
 
-def _audit_log(run: RunConfig) -> AuditSink | None:
+def _audit_log(run: RunConfig) -> AuditLog | None:
     """The run's audit log: the config's own file for a config on the worker; for a config a
     caller supplied, the worker's file (a caller does not choose where the worker writes)."""
     if not run.config.logging.security_audit:

@@ -17,7 +17,7 @@ parameter. So, for a run through the flow:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,8 +29,8 @@ from prefect.exceptions import MissingContextError
 from prefect.logging import get_run_logger
 from pydantic import SecretStr
 
-from apilink.audit import AuditSink
-from apilink.audit.settings import denial_audit_log
+from apilink.audit import AuditLog, AuditSink
+from apilink.audit.settings import DenialAudit
 from apilink.config.models import SecurityConfig
 from apilink.errors import AccessDenied, ProofRejected
 from apilink.rbac import ANONYMOUS, AccessControl, Permission, User, UserNotFound
@@ -90,36 +90,6 @@ class RunCaller:
     trusted: bool
 
 
-class _Decisions:
-    """Grants go to the config's audit log (if it keeps one); denials always to the worker's."""
-
-    def __init__(self, grants: AuditSink | None, denials: Callable[[], AuditSink]) -> None:
-        self._grants = grants
-        self._open_denials = denials
-        self._denials: AuditSink | None = None
-
-    def record(
-        self,
-        action: str,
-        *,
-        actor: str,
-        target: str = "",
-        outcome: str = "ok",
-        run_id: str | None = None,
-        details: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        sink = self._grants
-        if outcome == "denied":
-            if self._denials is None:
-                self._denials = self._open_denials()
-            sink = self._denials
-        if sink is None:
-            return {"action": action, "actor": actor, "target": target, "outcome": outcome}
-        return sink.record(
-            action, actor=actor, target=target, outcome=outcome, run_id=run_id, details=details
-        )
-
-
 async def _parent_flow_run() -> str | None:
     context = FlowRunContext.get()
     if context is None or context.flow_run is None or context.flow_run.parent_task_run_id is None:
@@ -146,7 +116,7 @@ async def authorize_run(
     proof: str | None = None,
     partition: str | None = None,
     parameters: Mapping[str, Any],
-    audit: AuditSink | None = None,
+    audit: AuditLog | None = None,
     policy: WorkerPolicy | None = None,
 ) -> RunCaller:
     """Check that this run may go ahead; every refusal is audited before it is raised.
@@ -165,10 +135,14 @@ async def authorize_run(
         AccessDenied: the caller may not (PolicyRefused / ProofRejected for the reasons named).
     """
     run_id = current_run_id()
+    # Grants go to the config's own log when the config is the operator's; denials always
+    # reach the operator's file as well.
     sink = PrefectAuditSink(
-        _Decisions(
-            audit if run.trusted else None,
-            lambda: denial_audit_log(run.config, trusted=run.trusted, run_id=run_id),
+        DenialAudit(
+            run.config,
+            trusted=run.trusted,
+            run_id=run_id,
+            full=audit if run.trusted else None,
         ),
         run_id=run_id,
     )

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from prefect import flow
 from pydantic import SecretStr
 
@@ -79,7 +80,9 @@ def test_an_event_with_no_audit_line_has_no_anchor() -> None:
     assert "audit" not in emitted[0]["payload"] and emitted[0]["related"] is None
 
 
-def test_audit_from_parameters_follows_security_audit(tmp_path: Path) -> None:
+def test_audit_from_parameters_follows_security_audit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config: dict[str, Any] = {
         "source": {"base_url": "http://127.0.0.1:1", "endpoints": {"a": {"path": "/a"}}},
         "target": {"base_url": "http://127.0.0.1:2", "endpoints": {"b": {"path": "/b"}}},
@@ -89,7 +92,15 @@ def test_audit_from_parameters_follows_security_audit(tmp_path: Path) -> None:
     assert audit_from_parameters({"config": config}) is None
     assert audit_from_parameters({}) is None
     config["logging"] = {"security_audit": True, "file": str(tmp_path / "audit.log")}
+    monkeypatch.setenv("APILINK_AUDIT_FILE", str(tmp_path / "operator.log"))
+    # A caller's mapping does not choose where the worker writes: the operator's file.
     log = audit_from_parameters({"config": config})
+    assert log is not None and log.path == tmp_path / "operator.log"
+    # A config file on the worker's disk keeps the guide's `logging.file`.
+    monkeypatch.delenv("APILINK_AUDIT_FILE")
+    path = tmp_path / "sync.yaml"
+    path.write_text(yaml.safe_dump(config))
+    log = audit_from_parameters({"config_path": str(path)})
     assert log is not None and log.path == tmp_path / "audit.log"
 
 
