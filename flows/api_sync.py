@@ -416,6 +416,9 @@ async def _sync_mapping(session: SyncSession, rule: MappingConfig, number: int, 
         await _abandon(reading)
         if loading is not None:
             await _abandon(loading.outcome)
+            # What of the abandoned chunk arrived is saved, so a rerun does not send it again.
+            with contextlib.suppress(StateError):
+                await run.save()
     if checkpoint is not None:
         checkpoint.finish(rule)
         try:

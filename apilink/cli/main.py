@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import SecretStr
 
 from apilink.cli import audit, auth, credentials, dlq, ticket, users
 from apilink.cli import init as init_command
@@ -113,8 +114,21 @@ def sync(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the counts as one JSON line on stdout.")
     ] = False,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            envvar="APILINK_API_KEY",
+            help="Your API key, when the config turns access control on.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Run the api_sync flow once and print its summary."""
+    """Run the api_sync flow once and print its summary.
+
+    The key is the caller's own (``--api-key`` or ``APILINK_API_KEY`` in the caller's shell); it
+    reaches the flow as a secret parameter, which Prefect stores masked.
+    """
     try:
         load_config(config)  # fail fast, before Prefect starts
     except ConfigError as exc:
@@ -126,6 +140,7 @@ def sync(
         source_endpoint=source_endpoint,
         target_endpoint=target_endpoint,
         dry_run=dry_run,
+        api_key=SecretStr(api_key) if api_key else None,
     )
     if summary is not None:
         _print_summary(summary, as_json)

@@ -97,7 +97,6 @@ FIELD_NOTES: dict[str, dict[str, str]] = {
         "pool": "Seconds to wait for a free connection from the pool.",
     },
     "RetryConfig": {
-        "max_attempts": "Tries per request, the first one included.",
         "backoff_factor": "Exponential backoff base, in seconds (factor * 2^attempt).",
         "max_backoff": "Longest wait between two tries, in seconds.",
         "retry_on_status": "HTTP statuses that are tried again.",

@@ -497,7 +497,13 @@ SCENARIOS: dict[str, Setup] = {
 
 
 def run_flow(config_path: str, api_key: str | None) -> UUID:
-    """Run ``api_sync`` in this process; returns the flow run's id whatever the outcome."""
+    """Run ``api_sync`` in this process; returns the flow run's id whatever the outcome.
+
+    The caller presents its own key (the scenario's, else the lab's operator key): a run never
+    falls back to the worker's ``APILINK_API_KEY``.
+    """
+    if api_key is None:
+        api_key = os.environ.get("APILINK_API_KEY")
 
     async def go() -> Any:
         return await api_sync(
