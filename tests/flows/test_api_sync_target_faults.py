@@ -69,7 +69,11 @@ def test_a_403_mid_run_stops_it_at_once_and_a_rerun_delivers_the_rest_once(
     assert rerun["resumed_chunks"] == loaded // 20
     assert rerun == {**rerun, "extracted": 60 - loaded, "loaded": 60 - loaded, "failed": 0}
     assert Counter(r["external_id"] for r in apis.target.records) == Counter(range(1, 61))
-    assert apis.target.duplicates > 0  # the records of the cut chunk that had arrived, re-sent
+    # What of the cut chunk the target accepted was acknowledged within the chunk and is not
+    # sent again; at most the requests in flight at the cut are (harmless under their keys).
+    target = parse_config(yaml.safe_dump(config)).target
+    in_flight = target.max_concurrency * target.endpoints["items"].batch_size
+    assert apis.target.duplicates <= in_flight
 
 
 def test_in_batch_mode_a_nan_record_is_set_aside_and_the_rest_of_its_batch_sent(
