@@ -3,7 +3,6 @@ extracted = loaded + quarantined + dead-lettered, whatever failed."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -14,18 +13,10 @@ import pytest
 from apilink.config.loader import parse_config
 from apilink.dead_letter import DeadLetterQueue
 from apilink.load import Loader, LoadResult
-from flows.api_sync import SyncIncomplete, api_sync
+from flows.api_sync import SyncIncomplete
 from tests.fixtures.faulty import FaultyApis
+from tests.fixtures.faulty import run_sync as run
 from tests.servers.faulty import FaultPlan, items
-
-
-def run(config: dict[str, Any]) -> tuple[dict[str, Any], BaseException | None]:
-    """The flow's summary, and the error it ended with."""
-    state = asyncio.run(api_sync(config=config, return_state=True))  # type: ignore[call-overload]
-    try:
-        return dict(state.result(raise_on_failure=True)), None
-    except SyncIncomplete as exc:
-        return exc.summary.to_dict(), exc
 
 
 def unique(prefix: str) -> str:

@@ -16,9 +16,8 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,41 +31,10 @@ from apilink.demo.serve import serve
 from apilink.errors import ConfigError, DeadlineExceeded, PaginationError, ResponseTooLarge
 from flows.api_sync import SyncIncomplete, api_sync
 from tasks.checkpoint import STORE_ENV, PrefectVariableStateStore
+from tests.fixtures.attacker import Attacker
 from tests.fixtures.remote_host import RemoteHost
 from tests.fixtures.tls import LoopbackCert, serve_tls
 from tests.servers.faulty import make_faulty_token_endpoint
-
-CREDENTIAL_HEADERS = {"authorization", "x-api-key", "cookie", "proxy-authorization"}
-
-
-@dataclass
-class Recorder:
-    """A second loopback origin that records the headers of every request it gets."""
-
-    url: str = ""
-    seen: list[dict[str, str]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def credential_requests(self) -> list[dict[str, str]]:
-        with self.lock:
-            return [h for h in self.seen if CREDENTIAL_HEADERS & set(h)]
-
-
-def recorder_app(recorder: Recorder) -> Starlette:
-    async def anything(request: Request) -> Response:
-        with recorder.lock:
-            recorder.seen.append({k.lower(): v for k, v in request.headers.items()})
-        return JSONResponse({"data": [], "meta": {"more": False}})
-
-    return Starlette(routes=[Route("/{path:path}", anything, methods=["GET", "POST"])])
-
-
-@pytest.fixture
-def other_origin() -> Iterator[Recorder]:
-    recorder = Recorder()
-    with serve(recorder_app(recorder)) as url:
-        recorder.url = url
-        yield recorder
 
 
 @dataclass
@@ -159,7 +127,7 @@ def test_an_edited_checkpoint_url_reaches_no_other_origin(
     prefect_harness: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    other_origin: Recorder,
+    attacker: Attacker,
     target: tuple[str, list[Any]],
 ) -> None:
     """The state file, or the Prefect Variable ``apilink-state-<sync>``, edited between runs."""
@@ -171,15 +139,15 @@ def test_an_edited_checkpoint_url_reaches_no_other_origin(
         config = sync_config(name, source_url, target[0], token, tmp_path)
         with pytest.raises(SyncIncomplete, match="answered 400"):
             asyncio.run(api_sync(config=config))
-        edit_position(store, name, tmp_path, other_origin.url + "/items")
+        edit_position(store, name, tmp_path, attacker.url + "/items")
 
         source.fail_page = None
         with pytest.raises(PaginationError, match="refusing to resume") as caught:
             asyncio.run(api_sync(config=config))
 
-    assert other_origin.url.split("//")[1].split(":")[0] in str(caught.value)
+    assert attacker.url.split("//")[1].split(":")[0] in str(caught.value)
     assert token not in str(caught.value)
-    assert other_origin.seen == []
+    assert attacker.requests == []
     assert len(target[1]) == 20  # the first two pages, before the edit; nothing since
 
 
@@ -207,12 +175,12 @@ def test_a_redirect_to_another_origin_is_not_followed(
     prefect_harness: str,
     tmp_path: Path,
     loopback_cert: LoopbackCert,
-    other_origin: Recorder,
+    attacker: Attacker,
     target: tuple[str, list[Any]],
 ) -> None:
     """http -> another http origin; https -> http (a downgrade, and another origin)."""
     token = "canary-" + secrets.token_hex(8)
-    source = Source(token, redirect_to=other_origin.url)
+    source = Source(token, redirect_to=attacker.url)
     served = serve(source_app(source)) if scheme == "http" else None
     with served or serve_tls(source_app(source), loopback_cert) as source_url:
         assert source_url.startswith(f"{scheme}://")
@@ -228,8 +196,8 @@ def test_a_redirect_to_another_origin_is_not_followed(
             asyncio.run(api_sync(config=config))
 
     assert token not in str(caught.value)
-    assert other_origin.credential_requests() == []
-    assert other_origin.seen == []
+    assert attacker.credential_requests() == []
+    assert attacker.requests == []
     assert target[1] == []
 
 
