@@ -16,8 +16,7 @@ from prefect.context import SyncClientContext
 from prefect.runtime import flow_run
 from pydantic import SecretStr
 
-from apilink.audit import AuditLog
-from apilink.audit.settings import denial_audit_log, open_audit_log, plain_log_path
+from apilink.audit.settings import plain_log_path, run_audit_log
 from apilink.auth.token import OAuthToken
 from apilink.config import SyncConfig
 from apilink.config.models import MappingConfig
@@ -32,7 +31,7 @@ from apilink.state import MappingStart, StateError, StateStore, SyncCheckpoint
 from apilink.state.acknowledgement import CheckpointWriter, ChunkDeliveries
 from apilink.summary import SyncSummary
 from apilink.validation.ratio import InvalidRatioGuard
-from flows.config_source import RunConfig, load_run_config
+from flows.config_source import load_run_config
 from flows.progress import RunProgress
 from flows.reporting import publish_summary
 from tasks.audit import audit_hooks
@@ -166,7 +165,7 @@ async def api_sync(
     state: StateStore | None = None
     writer: CheckpointWriter | None = None
     try:
-        audit = _audit_log(run_config)
+        audit = run_audit_log(run_config.config, trusted=run_config.trusted)
         await authorize_run(
             run_config,
             api_key=api_key,
@@ -273,16 +272,6 @@ async def api_sync(
     if not complete:
         raise SyncIncomplete(summary)
     return summary.to_dict()
-
-
-def _audit_log(run: RunConfig) -> AuditLog | None:
-    """The run's audit log: the config's own file for a config on the worker; for a config a
-    caller supplied, the worker's file (a caller does not choose where the worker writes)."""
-    if not run.config.logging.security_audit:
-        return None
-    if run.trusted:
-        return open_audit_log(run.config)
-    return denial_audit_log(run.config, trusted=False)
 
 
 _LOG_FILE_LOGGERS = ("prefect", "apilink", "httpx")

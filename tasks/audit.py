@@ -27,9 +27,9 @@ import yaml
 from prefect.events import emit_event
 from prefect.flows import FlowStateHook
 
-from apilink.audit import AuditLog, AuditSink, open_audit_log
+from apilink.audit import AuditLog, AuditSink
 from apilink.audit.anchor import Anchored, chain_resource
-from apilink.audit.settings import denial_audit_log
+from apilink.audit.settings import run_audit_log
 from apilink.config import load_config, parse_config
 from apilink.redaction import Redactor
 
@@ -141,16 +141,13 @@ class PrefectAuditSink:
 def audit_from_parameters(parameters: Mapping[str, Any]) -> AuditLog | None:
     """The audit log of the sync config named by a flow's ``config_path`` or ``config``."""
     if parameters.get("config_path"):
-        config = load_config(str(parameters["config_path"]))
+        config, trusted = load_config(str(parameters["config_path"])), True
     elif parameters.get("config"):
-        config = parse_config(yaml.safe_dump(dict(parameters["config"])), source="<config>")
-        if not config.logging.security_audit:
-            return None
-        # A caller's config does not choose where the worker writes (issue 13).
-        return denial_audit_log(config, trusted=False)
+        dumped = yaml.safe_dump(dict(parameters["config"]))
+        config, trusted = parse_config(dumped, source="<config>"), False
     else:
         return None
-    return open_audit_log(config)
+    return run_audit_log(config, trusted=trusted)
 
 
 def audit_hooks(

@@ -27,6 +27,7 @@ __all__ = [
     "denial_audit_log",
     "open_audit_log",
     "plain_log_path",
+    "run_audit_log",
     "worker_audit_path",
 ]
 
@@ -106,6 +107,23 @@ def open_audit_log(
         filter_fields=config.logging.filter_fields,
         run_id=run_id,
     )
+
+
+def run_audit_log(
+    config: SyncConfig,
+    *,
+    trusted: bool,
+    env: Mapping[str, str] | None = None,
+    run_id: str | None = None,
+) -> AuditLog | None:
+    """A run's audit log, or ``None`` when the config does not audit: a config from the worker's
+    disk (``trusted``) names its file as the guide shows; a config a caller supplied writes to the
+    operator's file (a caller does not choose where the worker writes)."""
+    if not config.logging.security_audit:
+        return None
+    if trusted:
+        return open_audit_log(config, env=env, run_id=run_id)
+    return denial_audit_log(config, trusted=False, env=env, run_id=run_id)
 
 
 class DenialAudit:
