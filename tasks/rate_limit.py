@@ -11,6 +11,7 @@ from __future__ import annotations
 import httpx
 from prefect.client.orchestration import get_client
 from prefect.concurrency.asyncio import rate_limit
+from prefect.exceptions import ObjectAlreadyExists
 from prefect.settings import PREFECT_API_URL
 
 from apilink.config.models import ConnectionConfig, SyncConfig
@@ -49,11 +50,23 @@ class GlobalRateLimiter:
 
 
 async def ensure_global_rate_limit(name: str, config: RateLimitConfig) -> None:
-    """Create or update the global limit ``name`` to hold ``config`` (idempotent)."""
+    """Create or update the global limit ``name`` to hold ``config`` (idempotent).
+
+    Prefect's upsert reads, then creates: it is not atomic, so when the partitions of one sync
+    start together on several workers, all but one of them find no limit and the server refuses
+    their create (``ObjectAlreadyExists``). The limit then exists, and a second upsert finds it
+    and brings it to ``config``.
+    """
     async with get_client() as client:
-        await client.upsert_global_concurrency_limit_by_name(
-            name, limit=config.capacity, slot_decay_per_second=config.requests_per_second
-        )
+        for attempt in range(2):
+            try:
+                await client.upsert_global_concurrency_limit_by_name(
+                    name, limit=config.capacity, slot_decay_per_second=config.requests_per_second
+                )
+                return
+            except ObjectAlreadyExists:
+                if attempt:
+                    raise
 
 
 async def request_limiter(connection: ConnectionConfig) -> RequestLimiter | None:

@@ -12,9 +12,10 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from apilink.config.models import ConnectionConfig, SyncConfig
 from apilink.demo import TargetInbox, make_target_app, serve
-from apilink.rate_limit import RateLimitedTransport, TokenBucket
+from apilink.rate_limit import RateLimitConfig, RateLimitedTransport, TokenBucket
 from tasks.rate_limit import (
     GlobalRateLimiter,
+    ensure_global_rate_limit,
     rate_limited_transports,
     request_limiter,
     server_configured,
@@ -44,6 +45,21 @@ def test_a_configured_server_gets_a_global_limit_with_slot_decay() -> None:
     limiter, size, decay = asyncio.run(scenario())
     assert isinstance(limiter, GlobalRateLimiter) and limiter.name == "apilink-test-rps"
     assert (size, decay) == (2, 5.0)
+
+
+def test_partitions_starting_together_all_get_the_one_limit() -> None:
+    # Prefect's upsert reads, then creates: eight runs at once race to create the same limit.
+    config = RateLimitConfig(requests_per_second=4, burst=3)
+
+    async def scenario() -> tuple[int, float | None]:
+        await asyncio.gather(
+            *(ensure_global_rate_limit("apilink-test-race", config) for _ in range(8))
+        )
+        async with get_client() as client:
+            limit = await client.read_global_concurrency_limit_by_name("apilink-test-race")
+        return limit.limit, limit.slot_decay_per_second
+
+    assert asyncio.run(scenario()) == (3, 4.0)
 
 
 def test_a_missing_global_limit_is_an_error_not_no_limit() -> None:
