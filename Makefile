@@ -48,6 +48,7 @@ format: install
 
 bench: install
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.hostile
 
 server: install
 	$(BIN)/prefect config set PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api
