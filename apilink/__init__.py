@@ -17,10 +17,10 @@ from apilink.errors import (
     CredentialError,
     TransportError,
 )
-from apilink.summary import SyncSummary
+from apilink.run.summary import SyncSummary
 
 if TYPE_CHECKING:
-    from apilink.linker import ApiLinker
+    from apilink.compat.linker import ApiLinker
 
 __all__ = [
     "AccessDenied",
@@ -45,7 +45,7 @@ def __getattr__(name: str) -> object:
     # ApiLinker pulls in the credential stores (hvac, cryptography) and RBAC; the CLI and the
     # flow often need neither, so it is imported on first use.
     if name == "ApiLinker":
-        from apilink.linker import ApiLinker
+        from apilink.compat.linker import ApiLinker
 
         return ApiLinker
     raise AttributeError(f"module 'apilink' has no attribute {name!r}")

@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlu
 
 from pydantic import BaseModel, SecretBytes, SecretStr
 
-from apilink.private_files import open_private
+from apilink.storage.private_files import open_private
 
 __all__ = [
     "DEFAULT_FILTER_FIELDS",
@@ -380,7 +380,7 @@ _TRANSPORT_LOGGERS = (
 
 
 class _PrivateFileHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Appends to a file opened by :func:`apilink.private_files.open_private`."""
+    """Appends to a file opened by :func:`apilink.storage.private_files.open_private`."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         super().__init__(open_private(path, "a"))
@@ -400,7 +400,7 @@ class _PrivateFileHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 def open_log_file(path: str | os.PathLike[str], level: int | str = logging.INFO) -> logging.Handler:
     """A handler appending to ``logging.file``: mode 0600 (an existing wider file is
-    tightened), never written through a symlink (:mod:`apilink.private_files`).
+    tightened), never written through a symlink (:mod:`apilink.storage.private_files`).
 
     Raises:
         PrivateFileError: ``path`` is a symlink or not a regular file.

@@ -81,7 +81,7 @@ class RssSampler:
 
 
 def _run_flow(config: Path) -> dict[str, Any]:
-    from apilink.cli.running import run_sync_flow
+    from cli.running import run_sync_flow
 
     summary, error = run_sync_flow(config_path=str(config))
     if error is not None:

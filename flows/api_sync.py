@@ -20,18 +20,17 @@ from apilink.audit.settings import plain_log_path, run_audit_log
 from apilink.auth.token import OAuthToken
 from apilink.config import SyncConfig
 from apilink.config.models import MappingConfig
-from apilink.dead_letter import DeadLetterQueue
 from apilink.errors import ApilinkError, ConfigError, ValidationFailed
-from apilink.gc_tuning import fewer_collections
-from apilink.load import STOPS_THE_RUN, RunStopper
-from apilink.quarantine import QuarantineWriter
 from apilink.redaction import install_redaction, open_log_file, secret_values
-from apilink.session import MappingRun, SyncSession
-from apilink.state import MappingStart, StateError, StateStore, SyncCheckpoint
-from apilink.state.acknowledgement import CheckpointWriter, ChunkDeliveries
-from apilink.summary import SyncSummary
+from apilink.run.gc_tuning import fewer_collections
+from apilink.run.loader import STOPS_THE_RUN, RunStopper
+from apilink.run.session import MappingRun, SyncSession
+from apilink.run.summary import SyncSummary
+from apilink.storage.dead_letter import DeadLetterQueue
+from apilink.storage.quarantine import QuarantineWriter
+from apilink.storage.state import MappingStart, StateError, StateStore, SyncCheckpoint
+from apilink.storage.state.acknowledgement import CheckpointWriter, ChunkDeliveries
 from apilink.validation.ratio import InvalidRatioGuard
-from flows.config_source import load_run_config
 from flows.progress import RunProgress
 from flows.reporting import publish_summary
 from tasks.audit import audit_hooks
@@ -41,6 +40,7 @@ from tasks.credentials import resolve_credentials
 from tasks.pipeline import as_is, extract_chunk, process_chunk
 from tasks.rate_limit import rate_limited_transports
 from tasks.rbac_guard import authorize_run
+from tasks.run_config import load_run_config
 
 __all__ = ["SyncIncomplete", "api_sync", "last_summary", "select_mappings"]
 
@@ -214,7 +214,7 @@ async def api_sync(
         if not dry_run:
             state = choose_state_store(resolved)
             # Saved by one writer off the event loop, after each request the target accepted
-            # (apilink.state.acknowledgement) and each acknowledged chunk: the target never
+            # (apilink.storage.state.acknowledgement) and each acknowledged chunk: the target never
             # holds more than the requests in flight past the checkpoint. Not a Prefect task:
             # its state writes cost a fifth of a batch sync's time on the bench; the progress
             # artifact already shows each acknowledged chunk.
@@ -237,7 +237,7 @@ async def api_sync(
         )
         await run.progress.start()
         try:
-            # The run holds chunks of records: see apilink.gc_tuning.
+            # The run holds chunks of records: see apilink.run.gc_tuning.
             with fewer_collections():
                 async with SyncSession(
                     resolved,

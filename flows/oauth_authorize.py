@@ -25,8 +25,8 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput, keyset_from_paused_state
 from prefect.runtime import flow_run
 
+from apilink.compat.auth_manager import AuthManager, OAuth2DeviceFlow, OAuth2PKCE
 from apilink.config import BlockStoreConfig, SecurityConfig, load_config
-from apilink.core.auth import AuthManager, OAuth2DeviceFlow, OAuth2PKCE
 from apilink.credentials import EncryptedFileStore, open_store
 from apilink.credentials.base import CredentialStore
 from apilink.credentials.master_password import MASTER_PASSWORD_ENV

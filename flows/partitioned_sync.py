@@ -30,12 +30,17 @@ from prefect.deployments import arun_deployment
 from pydantic import SecretStr
 
 from apilink.errors import ApilinkError
-from apilink.partitions import Partition, partition_config, partitioned_endpoints, plan_partitions
 from apilink.rbac.approval import config_digest, issue_child_proof
 from apilink.rbac.worker_key import load_worker_key
-from flows.config_source import load_raw_config, load_run_config
+from apilink.run.partitions import (
+    Partition,
+    partition_config,
+    partitioned_endpoints,
+    plan_partitions,
+)
 from flows.progress import artifact_key
 from tasks.rbac_guard import authorize_run
+from tasks.run_config import load_raw_config, load_run_config
 
 __all__ = [
     "COUNTS",

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
 
-from apilink.summary import SyncSummary
+from apilink.run.summary import SyncSummary
 
 __all__ = ["ARTIFACT_SECONDS", "RunProgress", "artifact_key"]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 
-from apilink.summary import SyncSummary
+from apilink.run.summary import SyncSummary
 from flows.progress import artifact_key
 
 __all__ = ["publish_summary", "summary_markdown"]

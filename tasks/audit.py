@@ -20,18 +20,33 @@ a copy of the chain head out of reach of whoever can write the log, which ``apil
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import yaml
+from prefect.client.orchestration import SyncPrefectClient
 from prefect.events import emit_event
+from prefect.events.filters import (
+    EventAnyResourceFilter,
+    EventFilter,
+    EventNameFilter,
+    EventOccurredFilter,
+)
 from prefect.flows import FlowStateHook
 
 from apilink.audit import AuditLog, AuditSink
-from apilink.audit.anchor import Anchored, chain_resource
+from apilink.audit.anchor import (
+    CHAIN_RESOURCE_PREFIX,
+    Anchor,
+    Anchored,
+    chain_resource,
+    parse_anchor,
+)
 from apilink.audit.settings import run_audit_log
 from apilink.config import load_config, parse_config
-from apilink.redaction import Redactor
+from apilink.errors import AuditAnchorUnavailable
+from apilink.redaction import Redactor, sanitize_url
 
 __all__ = [
     "AuditFactory",
@@ -39,9 +54,13 @@ __all__ = [
     "audit_from_parameters",
     "audit_hooks",
     "current_run_id",
+    "read_anchors",
 ]
 
 _log = logging.getLogger("apilink.audit")
+
+# Before any anchor: the events filter needs a start.
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 AuditFactory = Callable[[Mapping[str, Any]], AuditLog | None]
 Emitter = Callable[..., Any]
@@ -194,3 +213,39 @@ def _actor(flow_run: Any) -> str:
     created_by = getattr(flow_run, "created_by", None)
     shown = getattr(created_by, "display_value", None)
     return str(shown) if shown else "prefect"
+
+
+def read_anchors(
+    api_url: str, chain: str, *, api_key: str | None = None, auth_string: str | None = None
+) -> list[Anchor]:
+    """Every anchor of ``chain`` the Prefect server at ``api_url`` holds.
+
+    Raises:
+        AuditAnchorUnavailable: the server could not be read (fail closed: no answer is never
+            read as "no anchors").
+    """
+    event_filter = EventFilter(
+        occurred=EventOccurredFilter(since=_EPOCH, until=datetime.now(UTC) + timedelta(days=1)),
+        event=EventNameFilter(prefix=["apilink."]),
+        any_resource=EventAnyResourceFilter(id=[CHAIN_RESOURCE_PREFIX + chain]),
+    )
+    try:
+        with SyncPrefectClient(api_url, api_key=api_key, auth_string=auth_string) as client:
+            return list(_pages(client, event_filter))
+    except Exception as exc:  # any failure to read is a failure to verify
+        raise AuditAnchorUnavailable(
+            f"cannot read the audit anchors from the Prefect API at {sanitize_url(api_url)}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+
+
+def _pages(client: Any, event_filter: Any) -> Iterator[Anchor]:
+    page = client.read_events(filter=event_filter, limit=50)  # the most the API allows
+    while True:
+        for event in page.events:
+            anchor = parse_anchor(event.payload)
+            if anchor is not None:
+                yield anchor
+        if not page.next_page:
+            return
+        page = client.read_events_page(str(page.next_page))

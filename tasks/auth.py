@@ -12,9 +12,9 @@ from prefect.cache_policies import NO_CACHE
 from apilink.auth import OAuth2TokenAuth, build_auth
 from apilink.auth.oauth import run_token_flow
 from apilink.auth.token import OAuthToken
-from apilink.clients import send_token_request, token_client_for
 from apilink.config.models import ConnectionConfig, TimeoutConfig
 from apilink.credentials import CredentialStore
+from apilink.http.clients import send_token_request, token_client_for
 
 __all__ = ["acquire_token"]
 
@@ -38,7 +38,7 @@ def acquire_token(
     later requests reuse them and refresh them when they expire. ``on_token`` hears of every
     token before it is used (the run's redactor, so no token value reaches a log).
 
-    The token endpoint is asked through :func:`apilink.clients.token_client_for`: https (or
+    The token endpoint is asked through :func:`apilink.http.clients.token_client_for`: https (or
     loopback) only, its own origin only, no redirect followed, the answer capped at the
     connection's ``max_response_bytes`` after decompression and bounded by ``timeout`` (the
     connection's phases and deadline).

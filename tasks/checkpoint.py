@@ -22,7 +22,7 @@ from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL
 
 from apilink.config.models import SyncConfig
-from apilink.state import (
+from apilink.storage.state import (
     FileStateStore,
     StateError,
     StateStore,
@@ -125,7 +125,7 @@ class PrefectVariableStateStore:
                         f"cannot save the state of sync {key!r} in Prefect Variable {name!r}: "
                         f"{UNANSWERED} ({type(exc).__name__})"
                     ) from None
-            # Saves run in a worker thread (apilink.state.acknowledgement), never on the
+            # Saves run in a worker thread (apilink.storage.state.acknowledgement), never on the
             # event loop, so this wait holds up no request.
             time.sleep(wait)
 

@@ -22,19 +22,19 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
-from apilink.dead_letter import (
+from apilink.errors import ValidationFailed
+from apilink.mapping.mapper import MappingFailure, RecordMapper
+from apilink.run.loader import STOPS_THE_RUN, Loader, LoadResult, RunStopper
+from apilink.run.reader import PageReader
+from apilink.run.session import MappingRun
+from apilink.run.summary import SyncSummary
+from apilink.storage.dead_letter import (
     DeadLetterQueue,
     letters_for_records,
     letters_from_failures,
 )
-from apilink.errors import ValidationFailed
-from apilink.extract import PageReader
-from apilink.load import STOPS_THE_RUN, Loader, LoadResult, RunStopper
-from apilink.mapping.mapper import MappingFailure, RecordMapper
-from apilink.quarantine import QuarantineWriter
-from apilink.session import MappingRun
-from apilink.state.acknowledgement import ChunkDeliveries
-from apilink.summary import SyncSummary
+from apilink.storage.quarantine import QuarantineWriter
+from apilink.storage.state.acknowledgement import ChunkDeliveries
 from apilink.validation import ChunkValidation, Quarantined, Validator
 
 __all__ = [
@@ -91,7 +91,7 @@ async def load_records(
     loader: Loader, records: list[dict[str, Any]], deliveries: ChunkDeliveries | None = None
 ) -> LoadResult:
     """Deliver mapped records to the target endpoint (``deliveries``: see
-    :mod:`apilink.state.acknowledgement`)."""
+    :mod:`apilink.storage.state.acknowledgement`)."""
     result = await loader.load(records, deliveries)
     logger = get_run_logger()
     logger.info("loaded %d records into %s", result.loaded, loader.name)

@@ -15,7 +15,7 @@ from prefect.exceptions import ObjectAlreadyExists
 from prefect.settings import PREFECT_API_URL
 
 from apilink.config.models import ConnectionConfig, SyncConfig
-from apilink.rate_limit import (
+from apilink.http.rate_limit import (
     RateLimitConfig,
     RequestLimiter,
     TokenBucket,

@@ -37,10 +37,10 @@ from apilink.rbac import ANONYMOUS, AccessControl, Permission, User, UserNotFoun
 from apilink.rbac.approval import consume_ticket, verify_approval, verify_child_proof, verify_ticket
 from apilink.rbac.policy import WorkerPolicy, refuse_caller_security
 from apilink.rbac.worker_key import require_worker_key
-from apilink.state.store import default_state_dir
+from apilink.storage.state.store import default_state_dir
 from blocks.access_control import AccessControl as AccessControlBlock
-from flows.config_source import RunConfig
 from tasks.audit import PrefectAuditSink, current_run_id
+from tasks.run_config import RunConfig
 
 __all__ = ["API_KEY_ENV", "RunCaller", "authorize_run", "rbac_guard"]
 

@@ -9,10 +9,12 @@ import pkgutil
 import pytest
 
 import apilink
+import cli
 
 ENGINE_MODULES = sorted(
     name
-    for _, name, _ in pkgutil.walk_packages(apilink.__path__, "apilink.")
+    for package in (apilink, cli)
+    for _, name, _ in pkgutil.walk_packages(package.__path__, f"{package.__name__}.")
     if not name.endswith("__main__")
 )
 
@@ -24,9 +26,9 @@ def test_package_exports() -> None:
 
 
 def test_guide_import_paths() -> None:
-    from apilink.core.auth import OAuth2DeviceFlow, OAuth2PKCE
+    from apilink.compat.auth_manager import OAuth2DeviceFlow, OAuth2PKCE
 
-    assert OAuth2PKCE.__module__ == OAuth2DeviceFlow.__module__ == "apilink.core.auth"
+    assert OAuth2PKCE.__module__ == OAuth2DeviceFlow.__module__ == "apilink.compat.auth_manager"
 
 
 @pytest.mark.parametrize("module_name", ENGINE_MODULES)

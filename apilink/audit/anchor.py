@@ -5,7 +5,8 @@ also write its head: restoring an *older* log with its older head (a rollback), 
 and starting again, leaves a chain that verifies. So each audit event that goes to Prefect
 (:class:`tasks.audit.PrefectAuditSink`) carries an :class:`Anchor`: the chain it belongs to, the
 line's ``seq`` and chain ``mac``, and a ``tag`` made with the audit key. ``apilink audit verify
---prefect`` reads the anchors back from the Prefect server (:func:`read_anchors`) and
+--prefect`` reads the anchors back from the Prefect server
+(:func:`tasks.audit.read_anchors`) and
 :func:`check_anchors` refuses
 
 - a log that ends before a line Prefect holds an anchor for (rolled back, or wiped and
@@ -31,14 +32,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from apilink.errors import AuditAnchorUnavailable, AuditTampered
-from apilink.redaction import sanitize_url
+from apilink.errors import AuditTampered
 
 __all__ = [
     "CHAIN_RESOURCE_PREFIX",
@@ -50,13 +49,10 @@ __all__ = [
     "chain_resource",
     "check_anchors",
     "parse_anchor",
-    "read_anchors",
 ]
 
 CHAIN_RESOURCE_PREFIX = "apilink.audit-chain."
 """Prefect resource id prefix of an audit chain (a related resource of each anchored event)."""
-
-_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -176,47 +172,3 @@ def check_anchors(
             line=count + 1,
         )
     return AnchorReport(anchored=len(genuine), last=last, ignored=ignored)
-
-
-def read_anchors(
-    api_url: str, chain: str, *, api_key: str | None = None, auth_string: str | None = None
-) -> list[Anchor]:
-    """Every anchor of ``chain`` the Prefect server at ``api_url`` holds.
-
-    Raises:
-        AuditAnchorUnavailable: the server could not be read (fail closed: no answer is never
-            read as "no anchors").
-    """
-    from prefect.client.orchestration import SyncPrefectClient
-    from prefect.events.filters import (
-        EventAnyResourceFilter,
-        EventFilter,
-        EventNameFilter,
-        EventOccurredFilter,
-    )
-
-    event_filter = EventFilter(
-        occurred=EventOccurredFilter(since=_EPOCH, until=datetime.now(UTC) + timedelta(days=1)),
-        event=EventNameFilter(prefix=["apilink."]),
-        any_resource=EventAnyResourceFilter(id=[CHAIN_RESOURCE_PREFIX + chain]),
-    )
-    try:
-        with SyncPrefectClient(api_url, api_key=api_key, auth_string=auth_string) as client:
-            return list(_pages(client, event_filter))
-    except Exception as exc:  # any failure to read is a failure to verify
-        raise AuditAnchorUnavailable(
-            f"cannot read the audit anchors from the Prefect API at {sanitize_url(api_url)}: "
-            f"{type(exc).__name__}: {exc}"
-        ) from None
-
-
-def _pages(client: Any, event_filter: Any) -> Iterator[Anchor]:
-    page = client.read_events(filter=event_filter, limit=50)  # the most the API allows
-    while True:
-        for event in page.events:
-            anchor = parse_anchor(event.payload)
-            if anchor is not None:
-                yield anchor
-        if not page.next_page:
-            return
-        page = client.read_events_page(str(page.next_page))

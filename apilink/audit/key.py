@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from apilink.errors import ApilinkError
-from apilink.private_files import PrivateLock, open_private_fd
+from apilink.storage.private_files import PrivateLock, open_private_fd
 
 __all__ = ["AUDIT_KEY_ENV", "AuditKeyError", "key_path_for", "load_audit_key"]
 

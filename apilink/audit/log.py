@@ -36,8 +36,8 @@ from typing import Any, Protocol
 from apilink.audit.anchor import Anchor, anchor_for, chain_id
 from apilink.audit.key import load_audit_key
 from apilink.errors import AuditTampered
-from apilink.private_files import PrivateLock, check_replaceable, open_private_fd
 from apilink.redaction import DEFAULT_FILTER_FIELDS, Redactor
+from apilink.storage.private_files import PrivateLock, check_replaceable, open_private_fd
 
 __all__ = [
     "GENESIS",

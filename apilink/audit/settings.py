@@ -17,7 +17,7 @@ from apilink.audit.anchor import Anchor
 from apilink.audit.log import AuditLog
 from apilink.config.models import LoggingConfig, SyncConfig
 from apilink.redaction import Redactor, secret_values
-from apilink.state.store import default_state_dir
+from apilink.storage.state.store import default_state_dir
 
 __all__ = [
     "AUDIT_FILE_ENV",

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from apilink.transport import normalize_url
+from apilink.http.origin import normalize_url
 
 __all__ = [
     "ApiKeyAuthConfig",

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from apilink.transport import insecure_url_problem, normalize_url
+from apilink.http.origin import insecure_url_problem, normalize_url
 
 __all__ = [
     "BlockStoreConfig",

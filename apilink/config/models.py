@@ -20,14 +20,14 @@ from pydantic import (
 from apilink.config.auth import AuthConfig
 from apilink.config.credentials import CredentialStoreConfig
 from apilink.config.masking import SecretBearing
+from apilink.http.origin import insecure_url_problem, normalize_url
+from apilink.http.rate_limit import RateLimitConfig
 from apilink.mapping.conditions import FieldCondition
 from apilink.mapping.paths import parse_path
 from apilink.mapping.templates import Template
 from apilink.mapping.transformers import resolve_transformer
 from apilink.pagination import PaginatorOptions, parse_pagination
-from apilink.partitions import PartitionsConfig
-from apilink.rate_limit import RateLimitConfig
-from apilink.transport import insecure_url_problem, normalize_url
+from apilink.run.partitions import PartitionsConfig
 from apilink.validation.spec import FieldRule
 
 __all__ = [
@@ -51,7 +51,7 @@ class _Model(BaseModel):
 
 
 class RetryConfig(_Model):
-    """How patiently a failed request is tried again (see :mod:`apilink.http`).
+    """How patiently a failed request is tried again (see :mod:`apilink.http.sending`).
 
     A transient failure (408, 429, 502, 503, 504, a connection error or timeout) is tried
     again until the request's ``timeout.deadline``; ``max_attempts``, when set, also caps the
@@ -334,7 +334,7 @@ class SyncConfig(SecretBearing, _Model):
         "run fails naming the limit, and what was loaded stays loaded and checkpointed.",
     )
     partitions: PartitionsConfig | None = Field(
-        None, description="Split the sync into child flow runs (see apilink.partitions)."
+        None, description="Split the sync into child flow runs (see apilink.run.partitions)."
     )
     state_dir: str | None = Field(
         None,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from apilink.credentials.base import CredentialStore
-from apilink.credentials.facade import CredentialsMixin
 from apilink.credentials.file_store import EncryptedFileStore
 from apilink.credentials.kdf import KdfParams
 from apilink.credentials.master_password import MASTER_PASSWORD_ENV, resolve_master_password
@@ -15,7 +14,6 @@ __all__ = [
     "MASTER_PASSWORD_ENV",
     "BlockLoader",
     "CredentialStore",
-    "CredentialsMixin",
     "EncryptedFileStore",
     "KdfParams",
     "SecretReference",

@@ -36,7 +36,7 @@ from apilink.errors import (
     CredentialFileError,
     CredentialNotFound,
 )
-from apilink.private_files import PrivateLock, check_replaceable
+from apilink.storage.private_files import PrivateLock, check_replaceable
 
 __all__ = ["EncryptedFileStore", "check_entry"]
 

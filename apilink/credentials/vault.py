@@ -5,7 +5,7 @@ the :class:`~apilink.errors.VaultError` family, each naming the server and the p
 a token; connection errors and 5xx answers are tried again a few times, nothing else is, and
 nothing ever falls back to another store.
 
-hvac talks through :func:`apilink.clients.vault_session`: https (or loopback) only, no hop of
+hvac talks through :func:`apilink.http.clients.vault_session`: https (or loopback) only, no hop of
 a redirect to another origin (``X-Vault-Token`` goes to the configured server only), answers
 capped at ``max_response_bytes`` after decompression and read within ``timeout`` per phase and
 ``deadline`` whole. Trusted: the operator and the config author (the URL). Not trusted: the
@@ -24,8 +24,6 @@ import hvac
 import hvac.exceptions as hvac_errors
 import requests
 
-from apilink.body_limit import BodyOverLimit, SlowBody
-from apilink.clients import vault_session
 from apilink.config.credentials import VaultAppRoleAuth, VaultStoreConfig
 from apilink.credentials.file_store import check_entry
 from apilink.errors import (
@@ -37,6 +35,8 @@ from apilink.errors import (
     VaultSealed,
     VaultUnreachable,
 )
+from apilink.http.body_limit import BodyOverLimit, SlowBody
+from apilink.http.clients import vault_session
 
 __all__ = ["VaultCredentialNotFound", "VaultStore"]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from apilink.rbac.engine import ANONYMOUS, AccessControl, Clock
-from apilink.rbac.facade import AccessControlMixin
 from apilink.rbac.keys import KEY_PREFIX, generate_api_key, hash_api_key, key_matches
 from apilink.rbac.roles import (
     ROLE_PERMISSIONS,
@@ -30,7 +29,6 @@ __all__ = [
     "KEY_PREFIX",
     "ROLE_PERMISSIONS",
     "AccessControl",
-    "AccessControlMixin",
     "Clock",
     "FileUserStore",
     "LastAdminError",

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from apilink.errors import ApilinkError
-from apilink.private_files import PrivateLock, check_replaceable
 from apilink.rbac.roles import Role, parse_role
+from apilink.storage.private_files import PrivateLock, check_replaceable
 
 __all__ = [
     "FileUserStore",

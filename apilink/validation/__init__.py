@@ -3,7 +3,7 @@ Expectations (same outcome; see :mod:`apilink.validation.validator`).
 
 Build a :class:`Validator` from ``rules_from_config(mapping.validation)`` once per run,
 validate chunks of thousands of records, write the quarantined ones with
-:class:`apilink.quarantine.QuarantineWriter`, and hold the run to ``max_invalid_ratio`` with
+:class:`apilink.storage.quarantine.QuarantineWriter`, and hold the run to ``max_invalid_ratio`` with
 :class:`InvalidRatioGuard`.
 """
 

@@ -13,10 +13,10 @@ import yaml
 from typer.testing import CliRunner, Result
 
 from apilink.audit import read_events
-from apilink.cli import app
 from apilink.errors import ProofRejected
 from apilink.rbac import AccessControl, FileUserStore
 from apilink.rbac.approval import verify_ticket
+from cli import app
 from tests.fixtures.attacker import Attacker, attack_config
 
 runner = CliRunner()

@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from apilink.audit import AuditLog
-from apilink.cli.audit import app
+from cli.audit import app
 
 runner = CliRunner()
 

@@ -22,10 +22,11 @@ import pytest
 from typer.testing import CliRunner
 
 from apilink.audit import AuditLog
-from apilink.audit.anchor import Anchor, chain_id, read_anchors
+from apilink.audit.anchor import Anchor, chain_id
 from apilink.audit.log import head_path_for
-from apilink.cli import app
 from apilink.demo import free_port
+from cli import app
+from tasks.audit import read_anchors
 from tests.fixtures.prefect_server import (
     PREFECT,
     REPO,

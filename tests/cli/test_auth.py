@@ -8,8 +8,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from apilink.cli import auth as auth_cli
 from apilink.demo.serve import free_port
+from cli import auth as auth_cli
 from tests.fixtures.oauth_server import FakeClock, MemoryStore, OAuthServer, browser_login
 from tests.servers.oauth.models import DEVICE_CLIENT, PUBLIC_CLIENT
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from apilink.cli.credentials import app
 from apilink.credentials import EncryptedFileStore
+from cli.credentials import app
 from tests.fixtures.openbao import OpenBao
 
 PASSWORD = "cli-master-canary"

@@ -14,10 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from apilink.audit import load_audit_key, verify
-from apilink.cli import app
 from apilink.config.loader import load_config
-from apilink.dead_letter import DeadLetter, DeadLetterQueue
 from apilink.rbac import AccessControl, FileUserStore, Role
+from apilink.storage.dead_letter import DeadLetter, DeadLetterQueue
+from cli import app
 from tests.security.canaries import Canaries, assert_no_canary
 
 runner = CliRunner()

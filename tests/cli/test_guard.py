@@ -13,10 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from apilink.audit import AuditLog, load_audit_key, verify
-from apilink.cli import app
 from apilink.credentials import EncryptedFileStore
 from apilink.credentials.kdf import SCRYPT_FLOOR
 from apilink.rbac import AccessControl, FileUserStore
+from cli import app
 
 runner = CliRunner()
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,8 @@ import pytest
 import yaml
 
 from tests.fixtures.apis import DemoApis
+from tests.fixtures.command import APILINK
 
-APILINK = [sys.executable, "-m", "apilink"]
 PETSTORE = (
     Path(__file__).parents[1] / "apilink" / "scaffold" / "documents" / "petstore-openapi.yaml"
 )

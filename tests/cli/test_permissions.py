@@ -8,10 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from apilink.audit import AuditLog
-from apilink.cli import app
 from apilink.credentials import EncryptedFileStore
 from apilink.credentials.kdf import SCRYPT_FLOOR
 from apilink.rbac import AccessControl, FileUserStore, Role
+from cli import app
 from tests.guide_table import GUIDE_TABLE
 
 ROLES = [role.value for role in Role]

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from apilink.demo import free_port
 from tests.cli.test_sync import APILINKER_SHAPED
 from tests.fixtures.apis import DemoApis
-
-APILINK = [sys.executable, "-m", "apilink"]
+from tests.fixtures.command import APILINK
 
 
 def test_sync_against_a_stopped_prefect_server_is_one_error_line(

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
 import yaml
 
 import apilink
+from tests.fixtures.command import APILINK
 
-APILINK = [sys.executable, "-m", "apilink"]
 ROOT = Path(__file__).resolve().parents[2]
 
 

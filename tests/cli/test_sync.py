@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures.apis import DemoApis
-
-APILINK = [sys.executable, "-m", "apilink"]
+from tests.fixtures.command import APILINK
 
 # The endpoint shape of an APILinker config: endpoints by name, the pagination keys it uses
 # (data_path, next_page_path, page_param), dotted and indexed paths, a transform list.

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import pytest
 import yaml
 
 from apilink.demo.serve import serve
+from tests.fixtures.command import APILINK
 from tests.security.apps import Inbox, make_careless_source, make_careless_target
 
 TOKEN = "cli-private-token-0001"
@@ -76,7 +76,7 @@ def _sync(config: Path, prefect_api_url: str) -> subprocess.CompletedProcess[str
         "CLI_PRIVATE_KEY": KEY,
     }
     return subprocess.run(
-        [sys.executable, "-m", "apilink", "sync", "-c", str(config)],
+        [*APILINK, "sync", "-c", str(config)],
         capture_output=True,
         text=True,
         env=env,

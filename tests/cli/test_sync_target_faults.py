@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from apilink.config.loader import parse_config
-from apilink.dead_letter import DeadLetterQueue
+from apilink.storage.dead_letter import DeadLetterQueue
 from tests.cli.test_sync import apilink
 from tests.fixtures.faulty import TOKEN_ENV, FaultyApis
 from tests.servers.faulty import FaultPlan, items

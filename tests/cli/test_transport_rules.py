@@ -18,7 +18,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from apilink.cli.main import app
+from cli.main import app
 from tests.cli.test_sync import apilink
 from tests.fixtures.remote_host import RemoteHost
 

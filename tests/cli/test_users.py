@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from apilink.audit import read_events
-from apilink.cli.users import app
+from cli.users import app
 from tests.guide_table import GUIDE_TABLE
 
 runner = CliRunner()

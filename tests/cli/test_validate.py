@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
+from tests.fixtures.command import APILINK
 from tests.security.canaries import Canaries, assert_no_canary
-
-APILINK = [sys.executable, "-m", "apilink"]
 
 CONFIG = """
 source:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -23,12 +22,11 @@ from urllib.parse import quote
 import httpx
 import yaml
 
-from apilink.state import state_slug
+from apilink.storage.state import state_slug
+from tests.fixtures.command import APILINK
 from tests.fixtures.faulty import TOKEN_ENV, FaultyApis
 from tests.fixtures.prefect_server import REPO, RestartableServer
 from tests.servers.faulty import items
-
-APILINK = [sys.executable, "-m", "apilink"]
 
 
 def _sync(

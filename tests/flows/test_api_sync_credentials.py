@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from apilink.core.auth import AuthManager
+from apilink.compat.auth_manager import AuthManager
 from apilink.credentials import EncryptedFileStore
 from apilink.credentials.kdf import SCRYPT_FLOOR
 from apilink.demo import TargetInbox, demo_users, make_source_app, make_target_app, serve

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from apilink.config.loader import parse_config
-from apilink.dead_letter import DeadLetterQueue
-from apilink.load import Loader, LoadResult
+from apilink.run.loader import Loader, LoadResult
+from apilink.storage.dead_letter import DeadLetterQueue
 from flows.api_sync import SyncIncomplete
 from tests.fixtures.faulty import FaultyApis
 from tests.fixtures.faulty import run_sync as run
@@ -98,7 +98,7 @@ def test_a_chunk_whose_load_raises_is_dead_lettered_and_replayed(
 
     from typer.testing import CliRunner
 
-    from apilink.cli.dlq import app
+    from cli.dlq import app
 
     path = apis.state_dir / "sync.yaml"
     path.write_text(_yaml(config))

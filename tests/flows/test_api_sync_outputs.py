@@ -161,7 +161,7 @@ def test_partitions_keep_their_own_checkpoints(prefect_harness: str, demo_apis: 
 
 
 def test_summary_markdown_escapes_table_cells() -> None:
-    from apilink.summary import SyncSummary
+    from apilink.run.summary import SyncSummary
 
     summary = SyncSummary(extracted=1, quarantined=1, quarantine_reasons={"a | b": 1})
     assert "| a \\| b | 1 |" in summary_markdown(summary, "x")

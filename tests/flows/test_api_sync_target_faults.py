@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from apilink.config.loader import parse_config
-from apilink.dead_letter import DeadLetterQueue
+from apilink.storage.dead_letter import DeadLetterQueue
 from tests.fixtures.faulty import FaultyApis
 from tests.fixtures.faulty import run_sync as run
 from tests.servers.faulty import FaultPlan, items

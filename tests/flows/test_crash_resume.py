@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = """
 import sys, faulthandler
 faulthandler.dump_traceback_later(100, exit=False)  # a stack dump if it ever hangs
-from apilink.cli.running import run_sync_flow
+from cli.running import run_sync_flow
 summary, error = run_sync_flow(config_path=sys.argv[1])
 print("finished", summary, error)
 """

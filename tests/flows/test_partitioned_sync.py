@@ -16,7 +16,7 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.states import Completed, Crashed, Failed
 
 from apilink.errors import ConfigError
-from apilink.partitions import Partition
+from apilink.run.partitions import Partition
 from flows.partitioned_sync import (
     PartitionsFailed,
     load_raw_config,

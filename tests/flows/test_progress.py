@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from prefect.client.orchestration import get_client
 
-from apilink.summary import SyncSummary
+from apilink.run.summary import SyncSummary
 from flows.progress import RunProgress
 
 

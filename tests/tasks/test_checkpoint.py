@@ -7,7 +7,7 @@ import pytest
 from prefect.variables import Variable
 
 from apilink.config import build_config
-from apilink.state import FileStateStore, StateError
+from apilink.storage.state import FileStateStore, StateError
 from tasks.checkpoint import (
     STORE_ENV,
     PrefectVariableStateStore,

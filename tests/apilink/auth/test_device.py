@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from apilink.auth.device import DeviceFlowDenied, DeviceFlowExpired, parse_device_authorization
-from apilink.core.auth import AuthManager, OAuth2DeviceFlow
+from apilink.compat.auth_manager import AuthManager, OAuth2DeviceFlow
 from tests.fixtures.oauth_server import FakeClock, MemoryStore, OAuthServer
 from tests.servers.oauth.models import DEVICE_CLIENT
 

@@ -11,12 +11,12 @@ import pytest
 
 from apilink.auth import ClientCredentialsAuth, StoredTokenAuth, build_auth
 from apilink.auth.token import OAuthToken
+from apilink.compat.auth_manager import AuthManager
 from apilink.config.auth import (
     OAuth2ClientCredentialsConfig,
     OAuth2DeviceFlowConfig,
     OAuth2PKCEConfig,
 )
-from apilink.core.auth import AuthManager
 from apilink.errors import AuthError, ReauthorizationRequired
 from tests.fixtures.oauth_server import FakeClock, MemoryStore, OAuthServer, browser_login
 from tests.servers.oauth.models import (

@@ -153,7 +153,7 @@ def test_the_clients_headers_are_never_logged_in_clear(caplog: pytest.LogCapture
 
     import httpx
 
-    from apilink.http import build_client
+    from apilink.http.sending import build_client
     from apilink.redaction import install_redaction
 
     config = build_config(_raw(), env=ENV)

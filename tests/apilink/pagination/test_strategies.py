@@ -9,9 +9,9 @@ import pytest
 
 from apilink.config.models import ConnectionConfig, EndpointConfig, RetryConfig, TimeoutConfig
 from apilink.errors import PaginationError
-from apilink.extract import PageReader
-from apilink.http import RetryPolicy, build_client
+from apilink.http.sending import RetryPolicy, build_client
 from apilink.pagination import paginator_types
+from apilink.run.reader import PageReader
 from tests.fixtures.paginated import PAGINATED_RECORDS, PaginatedApi
 
 ALL_IDS = list(range(1, PAGINATED_RECORDS + 1))

@@ -1,0 +1,216 @@
+"""``apilink credentials ...``: set, get, list, delete and rotate-password.
+
+Each command works on an encrypted file (``--file PATH``; the password from
+``APILINK_MASTER_PASSWORD`` or a prompt) or on the store a sync config names
+(``--config sync.yaml``, its ``credentials:`` section). Errors are one line on stderr and exit
+code 2; values are masked unless ``--reveal`` is given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from apilink.config.credentials import FileStoreConfig
+from apilink.config.loader import load_config
+from apilink.credentials.base import CredentialStore
+from apilink.credentials.file_store import EncryptedFileStore
+from apilink.credentials.master_password import MASTER_PASSWORD_ENV, resolve_master_password
+from apilink.credentials.opening import open_store
+from apilink.errors import ApilinkError, CredentialError
+from apilink.rbac import Permission
+from cli.guard import require
+
+__all__ = ["NEW_MASTER_PASSWORD_ENV", "app"]
+
+NEW_MASTER_PASSWORD_ENV = "APILINK_NEW_MASTER_PASSWORD"
+_MASK = "********"
+
+app = typer.Typer(
+    help="Store, read and rotate credentials (encrypted file or Vault/OpenBao).",
+    no_args_is_help=True,
+)
+
+FileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--file", "-f", help=f"Encrypted credential file (password: ${MASTER_PASSWORD_ENV})."
+    ),
+]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="Sync config whose `credentials:` section names the store."
+    ),
+]
+
+
+class _UsageProblem(CredentialError):
+    """A command line that cannot be run as given."""
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """Turn our errors into one line on stderr and exit code 2 (no traceback)."""
+    try:
+        yield
+    except (ApilinkError, OSError) as exc:
+        message = str(exc) if isinstance(exc, ApilinkError) else f"{exc.strerror}: {exc.filename}"
+        typer.echo(f"error: {message}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+def _prompt_password(label: str, *, confirm: bool = False) -> str:
+    value: str = typer.prompt(label, hide_input=True, confirmation_prompt=confirm, err=True)
+    return value
+
+
+def _open(file: Path | None, config: Path | None) -> CredentialStore:
+    if (file is None) == (config is None):
+        raise _UsageProblem("name the store with exactly one of --file PATH or --config FILE")
+    require(Permission.MANAGE_CREDENTIALS, config_path=config)
+    if file is not None:
+        password = os.environ.get(MASTER_PASSWORD_ENV) or _prompt_password("Master password")
+        return EncryptedFileStore(file, password)
+    assert config is not None
+    sync = load_config(config)
+    environ = dict(os.environ)
+    if sync.credentials is None or isinstance(sync.credentials, FileStoreConfig):
+        explicit = sync.credentials.master_password if sync.credentials is not None else None
+        try:
+            resolve_master_password(explicit, sync.security, environ)
+        except CredentialError:
+            environ[MASTER_PASSWORD_ENV] = _prompt_password("Master password")
+    store = open_store(sync.credentials, sync.security, environ=environ)
+    if store is None:
+        raise _UsageProblem(
+            f"{config}: no credential store configured (add a `credentials:` section or "
+            "`security.credential_storage_path`)"
+        )
+    return store
+
+
+def _parse_fields(pairs: list[str]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise _UsageProblem(f"--field takes KEY=VALUE; got one without `=` (key {key!r})")
+        fields[key] = _number(value) if key == "expires_at" else value
+    return fields
+
+
+def _number(text: str) -> float | int:
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            raise _UsageProblem("expires_at must be Unix seconds (a number)") from None
+
+
+def _read_json(source: Path) -> dict[str, Any]:
+    text = sys.stdin.read() if str(source) == "-" else source.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _UsageProblem(f"{source}: not JSON (line {exc.lineno}, column {exc.colno})") from None
+    if not isinstance(data, dict):
+        raise _UsageProblem(f"{source}: a credential is a JSON object of fields")
+    return data
+
+
+@app.command("set")
+def set_credential(
+    name: Annotated[str, typer.Argument(help="Credential name.")],
+    field: Annotated[
+        list[str] | None, typer.Option("--field", help="A field as KEY=VALUE; repeatable.")
+    ] = None,
+    from_json: Annotated[
+        Path | None, typer.Option("--from-json", help="JSON object of fields; `-` reads stdin.")
+    ] = None,
+    file: FileOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Store (or replace) credential NAME."""
+    with _one_line_errors():
+        entry: dict[str, Any] = _read_json(from_json) if from_json is not None else {}
+        entry.update(_parse_fields(field or []))
+        if not entry:
+            raise _UsageProblem("give the fields with --field KEY=VALUE or --from-json FILE")
+        _open(file, config).put(name, entry)
+        typer.echo(f"stored {name} ({len(entry)} fields)")
+
+
+@app.command("get")
+def get_credential(
+    name: Annotated[str, typer.Argument(help="Credential name.")],
+    field: Annotated[str | None, typer.Option("--field", help="Print only this field.")] = None,
+    reveal: Annotated[bool, typer.Option("--reveal", help="Print values unmasked.")] = False,
+    file: FileOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Show credential NAME, values masked unless --reveal."""
+    with _one_line_errors():
+        entry = _open(file, config).get(name)
+        if field is not None:
+            if field not in entry:
+                raise _UsageProblem(
+                    f"credential {name!r} has no field {field!r} "
+                    f"(fields: {', '.join(sorted(entry)) or 'none'})"
+                )
+            typer.echo(_shown(field, entry[field], reveal))
+            return
+        for key in sorted(entry):
+            typer.echo(f"{key}: {_shown(key, entry[key], reveal)}")
+
+
+def _shown(key: str, value: Any, reveal: bool) -> str:
+    if reveal or key == "expires_at":
+        return value if isinstance(value, str) else json.dumps(value)
+    return _MASK
+
+
+@app.command("list")
+def list_credentials(file: FileOption = None, config: ConfigOption = None) -> None:
+    """List the stored credential names."""
+    with _one_line_errors():
+        for name in _open(file, config).list():
+            typer.echo(name)
+
+
+@app.command("delete")
+def delete_credential(
+    name: Annotated[str, typer.Argument(help="Credential name.")],
+    file: FileOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Delete credential NAME."""
+    with _one_line_errors():
+        _open(file, config).delete(name)
+        typer.echo(f"deleted {name}")
+
+
+@app.command("rotate-password")
+def rotate_password(file: FileOption = None, config: ConfigOption = None) -> None:
+    """Re-encrypt the credential file under a new master password, atomically.
+
+    The new password comes from $APILINK_NEW_MASTER_PASSWORD or a prompt (asked twice).
+    """
+    with _one_line_errors():
+        store = _open(file, config)
+        if not isinstance(store, EncryptedFileStore):
+            raise _UsageProblem("rotate-password applies to encrypted credential files only")
+        new = os.environ.get(NEW_MASTER_PASSWORD_ENV) or _prompt_password(
+            "New master password", confirm=True
+        )
+        store.rotate_password(new)
+        typer.echo(f"re-encrypted {store.path} under the new master password")

@@ -1,0 +1,197 @@
+"""``apilink sync | validate | demo`` and the sub-command groups."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import SecretStr
+
+from apilink.config import load_config
+from apilink.errors import AccessDenied, ApilinkError, ConfigError, PrefectUnreachable
+from apilink.rbac import Permission
+from cli import audit, auth, credentials, dlq, ticket, users
+from cli import init as init_command
+from cli import schema as schema_command
+from cli.guard import require
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="apilink",
+    help="Link REST APIs securely: extract, validate, map and load, as Prefect flows.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(credentials.app, name="credentials")
+app.add_typer(users.app, name="users")
+app.add_typer(audit.app, name="audit")
+app.add_typer(auth.app, name="auth")
+app.add_typer(dlq.app, name="dlq")
+app.command("ticket")(ticket.ticket)
+app.command(name="schema")(schema_command.schema)
+app.command(name="init")(init_command.init)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from apilink import __version__
+
+        typer.echo(f"apilink {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Link REST APIs securely: extract, validate, map and load, as Prefect flows."""
+
+
+ConfigOption = Annotated[
+    Path, typer.Option("--config", "-c", help="The sync config (YAML).", show_default=False)
+]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print ``message`` on stderr and return the exit to raise."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@app.command()
+def validate(
+    config: ConfigOption,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print the result (ok, errors, warnings) as one JSON line."),
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option(help="Exit 2 on warnings too (a literal secret, for example).")
+    ] = False,
+) -> None:
+    """Check a sync config without running it; warn about secrets written in plain text."""
+    from apilink.scaffold.checks import check_config_file
+
+    report = check_config_file(config)
+    if report.ok:
+        try:
+            require(Permission.VIEW_CONFIG, config_path=config)
+        except (ConfigError, AccessDenied) as exc:
+            report = type(report)(config=str(config), message=str(exc), errors=[str(exc)])
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_json()) + "\n")
+    else:
+        for warning in report.warnings:
+            typer.echo(f"warning: {warning}", err=True)
+        if report.ok:
+            typer.echo(f"{config}: valid ({', '.join(report.mappings)})")
+    if not report.ok:
+        raise fail(report.message) if not as_json else typer.Exit(2)
+    if strict and report.warnings:
+        raise typer.Exit(2)
+
+
+@app.command()
+def sync(
+    config: ConfigOption,
+    source_endpoint: Annotated[
+        str | None, typer.Option(help="Run only mappings that read this source endpoint.")
+    ] = None,
+    target_endpoint: Annotated[
+        str | None, typer.Option(help="Run only mappings that write this target endpoint.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Extract, validate and map; send nothing.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the counts as one JSON line on stdout.")
+    ] = False,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            envvar="APILINK_API_KEY",
+            help="Your API key, when the config turns access control on.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Run the api_sync flow once and print its summary.
+
+    The key is the caller's own (``--api-key`` or ``APILINK_API_KEY`` in the caller's shell); it
+    reaches the flow as a secret parameter, which Prefect stores masked.
+    """
+    try:
+        load_config(config)  # fail fast, before Prefect starts
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    from cli.running import leave_without_prefect, run_sync_flow
+
+    summary, error = run_sync_flow(
+        config_path=str(config),
+        source_endpoint=source_endpoint,
+        target_endpoint=target_endpoint,
+        dry_run=dry_run,
+        api_key=SecretStr(api_key) if api_key else None,
+    )
+    if summary is not None:
+        _print_summary(summary, as_json)
+    if error is not None:
+        code = 2 if isinstance(error, ConfigError) else 1
+        if isinstance(error, PrefectUnreachable):  # lost during the run: nothing to wait for
+            fail(str(error), code)
+            leave_without_prefect(code)
+        raise fail(str(error), code)
+
+
+@app.command()
+def demo(
+    records: Annotated[int, typer.Option(help="How many users the demo source serves.")] = 120,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+) -> None:
+    """Run a real sync between two built-in loopback APIs; needs no account and no network."""
+    from cli.running import run_demo
+
+    summary, received, bad = run_demo(records)
+    _print_summary(summary, as_json)
+    if not as_json:
+        typer.echo(f"\nThe demo source served {records} users, {bad} of them with a bad email.")
+        typer.echo(f"The demo target received {len(received)} profiles; the first:")
+        for record in received[:3]:
+            typer.echo("  " + json.dumps(record, sort_keys=True))
+    if summary.get("failed") or summary.get("quarantined") != bad:
+        raise fail("the demo did not move the records it should have", 1)
+
+
+def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
+    counts = {k: summary[k] for k in ("extracted", "valid", "quarantined", "loaded", "failed")}
+    if as_json:
+        sys.stdout.write(json.dumps(counts) + "\n")
+        return
+    width = max(len(k) for k in counts)
+    typer.echo("Summary")
+    for key, value in counts.items():
+        typer.echo(f"  {key:<{width}}  {value:>8}")
+    for reason, count in summary.get("quarantine_reasons", {}).items():
+        typer.echo(f"  quarantined: {reason} ({count})")
+    if summary.get("quarantine_file"):
+        typer.echo(f"  quarantine file: {summary['quarantine_file']}")
+    if summary.get("failed") and summary.get("dead_letter_file"):
+        typer.echo(f"  dead letters: {summary['dead_letter_file']} (apilink dlq list)")
+
+
+def main() -> None:
+    """Entry point of the ``apilink`` script."""
+    try:
+        app()
+    except ApilinkError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
