@@ -15,6 +15,8 @@ from apilink.rbac import MemoryUserStore, User
 
 __all__ = ["AccessControl"]
 
+_DOCS = "https://github.com/apilink/apilink/blob/main/README.md#3-start-workers"
+
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
@@ -29,6 +31,7 @@ class AccessControl(Block):
     """
 
     _block_type_name = "apilink Access Control"
+    _documentation_url = _DOCS  # type: ignore[assignment]
     _description = "apilink users and roles (API keys stored as hashes only)."
 
     enable_access_control: bool = Field(True, description="When off, everyone may do anything.")

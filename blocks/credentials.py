@@ -20,7 +20,7 @@ from apilink.errors import CredentialError
 
 __all__ = ["EncryptedFileCredentials", "VaultCredentials", "load_store_config"]
 
-_DOCS = "https://github.com/apilink/apilink/blob/main/docs/credentials.md"
+_DOCS = "https://github.com/apilink/apilink/blob/main/README.md#2-register-blocks-and-deploy"
 
 
 class EncryptedFileCredentials(CredentialsBlock):
@@ -36,7 +36,7 @@ class EncryptedFileCredentials(CredentialsBlock):
         ```
     """
 
-    _block_type_name = "Encrypted File Credentials"
+    _block_type_name = "apilink Encrypted File Credentials"
     _block_type_slug = "encrypted-file-credentials"
     _description = "An AES-256-GCM encrypted credential file and the password that opens it."
     _documentation_url = _DOCS  # type: ignore[assignment]
@@ -80,7 +80,7 @@ class VaultCredentials(CredentialsBlock):
         ```
     """
 
-    _block_type_name = "Vault Credentials"
+    _block_type_name = "apilink Vault Credentials"
     _block_type_slug = "vault-credentials"
     _description = "Credentials read from HashiCorp Vault or OpenBao (KV v2 or v1)."
     _documentation_url = _DOCS  # type: ignore[assignment]

@@ -25,6 +25,8 @@ from apilink.rbac.worker_key import require_worker_key
 
 __all__ = ["EDIT_PERMISSION", "SyncConfig"]
 
+_DOCS = "https://github.com/apilink/apilink/blob/main/README.md#5-keep-configs-in-the-ui"
+
 EDIT_PERMISSION = "edit_config"
 
 
@@ -45,7 +47,7 @@ class SyncConfig(Block):
 
     _block_type_name = "apilink Sync Config"
     _block_type_slug = "apilink-sync-config"
-    _documentation_url = "https://github.com/apilink/apilink/blob/main/docs/operators.md"  # type: ignore[assignment]
+    _documentation_url = _DOCS  # type: ignore[assignment]
     _description = (
         "An apilink sync config (source, target, mapping, validation), editable in the UI. "
         "Secrets stay ${VAR} or secret:// references, resolved on the worker."

@@ -69,8 +69,9 @@ class SyncCheckpoint:
         store: where the state lives.
         config: the sync (its name is the key; its source endpoints and incremental section
             make the fingerprint of a position).
-        save: how to write the state (the flow routes it through a Prefect task); by default
-            ``store.save``.
+        save: how to write the state; a run passes its
+            :meth:`~apilink.storage.state.acknowledgement.CheckpointWriter.defer`, which
+            coalesces saves and writes them off the event loop. By default ``store.save``.
         key: the state's name; by default the sync's name (a partition of a fanned-out sync
             adds its label, so children never share a checkpoint).
     """
