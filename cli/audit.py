@@ -53,6 +53,8 @@ def verify_command(
     """
     try:
         require(Permission.VIEW_LOGS)
+        if not file.is_file():
+            raise FileNotFoundError(f"{file}: no audit log there")
         key = load_audit_key(file, create=False)
         macs = chain_macs(file, key)
         report = _check_prefect(file, key, macs, prefect_url) if prefect else None

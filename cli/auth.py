@@ -53,7 +53,7 @@ def find_login_section(
 
 
 def open_token_store(config: SyncConfig, store_file: Path | None) -> CredentialStore:
-    """The encrypted credential file of ``--store-file`` or of the config's ``credentials``."""
+    """The encrypted credential file of ``--file`` or of the config's ``credentials``."""
     from apilink import credentials
 
     store_class = getattr(credentials, "EncryptedFileStore", None)
@@ -64,7 +64,7 @@ def open_token_store(config: SyncConfig, store_file: Path | None) -> CredentialS
         if config.credentials.master_password is not None:
             password = config.credentials.master_password.get_secret_value()
     if path is None:
-        raise typer.BadParameter("give --store-file, or a `credentials: {type: file}` section")
+        raise typer.BadParameter("give --file, or a `credentials: {type: file}` section")
     if not password:
         raise typer.BadParameter("set APILINK_MASTER_PASSWORD to open the credential file")
     if store_class is None:
@@ -79,7 +79,12 @@ def login(
     config_path: Annotated[Path, typer.Option("--config", help="The sync config (YAML).")],
     side: Annotated[str | None, typer.Option(help="source or target.")] = None,
     no_browser: Annotated[bool, typer.Option("--no-browser", help="Only print the URL.")] = False,
-    store_file: Annotated[Path | None, typer.Option(help="Encrypted credential file.")] = None,
+    store_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file", "-f", help="Encrypted credential file (default: the config's credentials)."
+        ),
+    ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the browser.")] = 300.0,
 ) -> None:
     """Log in with PKCE or device flow; the tokens go to the credential store under NAME."""
@@ -102,7 +107,7 @@ def login(
             _device_login(manager, OAuth2DeviceFlow(section))
     except ApilinkError as exc:
         typer.echo(f"login failed: {exc}", err=True)
-        raise typer.Exit(1) from None
+        raise typer.Exit(2 if isinstance(exc, ConfigError) else 1) from None
     typer.echo(f"Logged in; tokens stored under '{name}'.")
 
 

@@ -67,17 +67,31 @@ def _one_line_errors() -> Iterator[None]:
         raise typer.Exit(code=2) from None
 
 
-def _prompt_password(label: str, *, confirm: bool = False) -> str:
+def _prompt_password(label: str, env: str, *, confirm: bool = False) -> str:
+    """Ask on the terminal; without one, read the first line of stdin (``echo pw | ...``)."""
+    if not sys.stdin.isatty():
+        # getpass would fall back to an echoing read and print a Python warning.
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise _UsageProblem(
+                f"{label.lower()}: no terminal to ask it on and nothing on stdin; set {env}"
+            )
+        return line
     value: str = typer.prompt(label, hide_input=True, confirmation_prompt=confirm, err=True)
     return value
 
 
-def _open(file: Path | None, config: Path | None) -> CredentialStore:
+def _open(file: Path | None, config: Path | None, *, existing: bool = True) -> CredentialStore:
+    """The store named by ``--file`` or ``--config``; ``existing``: its file must be there."""
     if (file is None) == (config is None):
         raise _UsageProblem("name the store with exactly one of --file PATH or --config FILE")
     require(Permission.MANAGE_CREDENTIALS, config_path=config)
+    if file is not None and existing and not file.exists():
+        raise _UsageProblem(_no_file(file))
     if file is not None:
-        password = os.environ.get(MASTER_PASSWORD_ENV) or _prompt_password("Master password")
+        password = os.environ.get(MASTER_PASSWORD_ENV) or _prompt_password(
+            "Master password", MASTER_PASSWORD_ENV
+        )
         return EncryptedFileStore(file, password)
     assert config is not None
     sync = load_config(config)
@@ -87,14 +101,23 @@ def _open(file: Path | None, config: Path | None) -> CredentialStore:
         try:
             resolve_master_password(explicit, sync.security, environ)
         except CredentialError:
-            environ[MASTER_PASSWORD_ENV] = _prompt_password("Master password")
+            environ[MASTER_PASSWORD_ENV] = _prompt_password("Master password", MASTER_PASSWORD_ENV)
     store = open_store(sync.credentials, sync.security, environ=environ)
     if store is None:
         raise _UsageProblem(
             f"{config}: no credential store configured (add a `credentials:` section or "
             "`security.credential_storage_path`)"
         )
+    if existing and isinstance(store, EncryptedFileStore) and not store.path.exists():
+        raise _UsageProblem(_no_file(store.path))
     return store
+
+
+def _no_file(path: Path) -> str:
+    return (
+        f"{path}: no credential file there yet "
+        f"(`apilink credentials set NAME -f {path} --field KEY=VALUE` creates it)"
+    )
 
 
 def _parse_fields(pairs: list[str]) -> dict[str, Any]:
@@ -146,7 +169,7 @@ def set_credential(
         entry.update(_parse_fields(field or []))
         if not entry:
             raise _UsageProblem("give the fields with --field KEY=VALUE or --from-json FILE")
-        _open(file, config).put(name, entry)
+        _open(file, config, existing=False).put(name, entry)
         typer.echo(f"stored {name} ({len(entry)} fields)")
 
 
@@ -210,7 +233,7 @@ def rotate_password(file: FileOption = None, config: ConfigOption = None) -> Non
         if not isinstance(store, EncryptedFileStore):
             raise _UsageProblem("rotate-password applies to encrypted credential files only")
         new = os.environ.get(NEW_MASTER_PASSWORD_ENV) or _prompt_password(
-            "New master password", confirm=True
+            "New master password", NEW_MASTER_PASSWORD_ENV, confirm=True
         )
         store.rotate_password(new)
         typer.echo(f"re-encrypted {store.path} under the new master password")

@@ -12,7 +12,7 @@ import typer
 from apilink.audit import AuditLog
 from apilink.audit.settings import DenialAudit, denial_audit_log
 from apilink.config import load_config
-from apilink.errors import AccessDenied, ApilinkError
+from apilink.errors import ApilinkError
 from apilink.rbac import AccessControl, FileUserStore, Permission, Role, User
 
 __all__ = ["app"]
@@ -26,6 +26,8 @@ ApiKey = Annotated[
     str | None,
     typer.Option("--api-key", envvar="APILINK_API_KEY", help="Your API key.", show_default=False),
 ]
+# Plain strings, checked by the engine, whose error lists the valid values; --help lists them too.
+RoleArgument = Annotated[str, typer.Argument(help=f"One of: {', '.join(Role)}.")]
 AuditFile = Annotated[
     Path | None,
     typer.Option("--audit-file", envvar="APILINK_AUDIT_FILE", help="Audit log to write to."),
@@ -39,8 +41,10 @@ def _engine(users_file: Path, audit_file: Path | None) -> AccessControl:
 
 
 def _fail(exc: ApilinkError) -> typer.Exit:
+    # Every refusal here is of the request itself (who asks, which user, which role): bad
+    # input, exit 2, as everywhere else in the CLI.
     typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(2 if isinstance(exc, AccessDenied) else 1)
+    return typer.Exit(2)
 
 
 def _caller(engine: AccessControl, api_key: str | None, permission: Permission) -> User:
@@ -50,7 +54,7 @@ def _caller(engine: AccessControl, api_key: str | None, permission: Permission) 
 @app.command("add")
 def add(
     username: str,
-    role: str,
+    role: RoleArgument,
     users_file: UsersFile = Path("apilink_users.json"),
     api_key: ApiKey = None,
     audit_file: AuditFile = None,
@@ -121,7 +125,7 @@ def list_users(
 @app.command("set-role")
 def set_role(
     username: str,
-    role: str,
+    role: RoleArgument,
     users_file: UsersFile = Path("apilink_users.json"),
     api_key: ApiKey = None,
     audit_file: AuditFile = None,
@@ -189,7 +193,7 @@ def rotate(
 
 @app.command("check")
 def check(
-    permission: str,
+    permission: Annotated[str, typer.Argument(help=f"One of: {', '.join(Permission)}.")],
     users_file: UsersFile = Path("apilink_users.json"),
     api_key: ApiKey = None,
     audit_file: AuditFile = None,

@@ -57,6 +57,9 @@ def test_verify_with_env_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def test_verify_missing_key_or_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("APILINK_AUDIT_KEY", raising=False)
     result = runner.invoke(app, ["verify", str(tmp_path / "none.log")])
+    assert result.exit_code == 2 and "none.log: no audit log there" in result.output
+    (tmp_path / "keyless.log").write_text("")
+    result = runner.invoke(app, ["verify", str(tmp_path / "keyless.log")])
     assert result.exit_code == 2 and "no audit key" in result.output
 
 

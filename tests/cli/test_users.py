@@ -72,14 +72,14 @@ def test_list_never_shows_keys_or_hashes(setup: dict[str, str], tmp_path: Path) 
 
 def test_unknown_role_lists_the_valid_ones(setup: dict[str, str]) -> None:
     result = runner.invoke(app, ["add", "x", "Admin", "--api-key", setup["admin"]])
-    assert result.exit_code == 1 and "admin, operator, developer, viewer" in result.output
+    assert result.exit_code == 2 and "admin, operator, developer, viewer" in result.output
 
 
 def test_last_admin_is_kept(setup: dict[str, str]) -> None:
     result = runner.invoke(app, ["remove", "root", "--api-key", setup["admin"]])
-    assert result.exit_code == 1 and "last admin" in result.output
+    assert result.exit_code == 2 and "last admin" in result.output
     result = runner.invoke(app, ["set-role", "root", "viewer", "--api-key", setup["admin"]])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
 
 
 def test_revoke_and_rotate(setup: dict[str, str]) -> None:
