@@ -193,7 +193,7 @@ def describe_errors(exc: ValidationError, model: type[BaseModel]) -> list[str]:
     """One line per problem, naming the key path; input values are never repeated."""
     lines: list[str] = []
     for error in exc.errors(include_input=False, include_url=False):
-        loc, fields = _walk(model, list(error["loc"]))
+        loc, fields, held = _walk(model, list(error["loc"]))
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
         kind = error["type"]
         if kind == "extra_forbidden":
@@ -201,17 +201,66 @@ def describe_errors(exc: ValidationError, model: type[BaseModel]) -> list[str]:
             lines.append(f"unknown key `{where}`{hint}")
         elif kind == "missing":
             lines.append(f"`{where}` is required")
+        elif kind in ("union_tag_invalid", "union_tag_not_found"):
+            lines.append(_tag_problem(where, error.get("ctx", {}), held))
+        elif kind in ("model_type", "model_attributes_type"):
+            lines.append(_shape_problem(where, held))
         else:
-            message = error["msg"].removeprefix("Value error, ")
+            message = _plain_words(error["msg"])
             lines.append(f"`{where}`: {message}" if where else message)
     return lines
 
 
-def _walk(model: type[BaseModel], loc: list[Any]) -> tuple[list[Any], list[str]]:
+def _plain_words(message: str) -> str:
+    """Pydantic's wording made ours: "Input should be a valid integer, unable to parse string
+    as an integer" reads "expected a valid integer"; our validators' messages lose their
+    "Value error, " prefix."""
+    message = message.removeprefix("Value error, ")
+    if message.startswith("Input should be "):
+        return "expected " + message.removeprefix("Input should be ").split(", unable to")[0]
+    return message
+
+
+def _unquoted(text: Any) -> str:
+    return str(text).replace("'", "")
+
+
+def _tag_problem(where: str, ctx: dict[str, Any], held: Any) -> str:
+    """``type: bearr`` where a union picks its member by ``type``: name the valid values."""
+    key = _unquoted(ctx.get("discriminator", "type"))
+    valid = _unquoted(ctx.get("expected_tags", "")) or ", ".join(
+        tag for model in _models_in(held) for tag in sorted(_tags(model))
+    )
+    if "tag" not in ctx:
+        return f"`{where}` needs `{key}`; valid values: {valid}"
+    return f"`{where}.{key}`: {ctx['tag']!r} is not one of the valid values: {valid}"
+
+
+def _shape_problem(where: str, held: Any) -> str:
+    """A section given as a scalar or a list: say what it takes instead."""
+    models = _models_in(held)
+    if len(models) != 1:
+        return f"`{where}`: expected a mapping"
+    scalar = getattr(models[0], "scalar_form", None)
+    return f"`{where}`: expected a mapping of {', '.join(_keys(models[0]))}" + (
+        f", or {scalar}" if scalar else ""
+    )
+
+
+def _models_in(tp: Any) -> list[type[BaseModel]]:
+    """The models a field's type can hold directly (through ``Optional``, unions, ``Annotated``)."""
+    if _is_model(tp):
+        return [tp]
+    if get_origin(tp) in (list, dict):
+        return []
+    return [m for arg in get_args(tp) if arg is not type(None) for m in _models_in(arg)]
+
+
+def _walk(model: type[BaseModel], loc: list[Any]) -> tuple[list[Any], list[str], Any]:
     """Follow a pydantic error location through the models.
 
-    Returns the location as the user wrote it (union tags and validator names dropped) and the
-    valid keys of the model that holds the last step.
+    Returns the location as the user wrote it (union tags and validator names dropped), the
+    valid keys of the model that holds the last step, and the type the last step holds.
     """
     shown: list[Any] = []
     current: Any = model
@@ -239,7 +288,7 @@ def _walk(model: type[BaseModel], loc: list[Any]) -> tuple[list[Any], list[str]]
         else:
             current = _container_item(current)
         shown.append(part)
-    return shown, parent_keys
+    return shown, parent_keys, current
 
 
 def _is_model(tp: Any) -> bool:

@@ -6,7 +6,7 @@ The keys of the upstream APILinker guide are accepted as written there; what api
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -74,6 +74,8 @@ class RetryConfig(_Model):
 
 class TimeoutConfig(_Model):
     """Seconds for each phase of a request; ``timeout: 30`` sets them all."""
+
+    scalar_form: ClassVar[str] = "a number of seconds for connect, read, write and pool"
 
     connect: float = Field(10.0, gt=0)
     read: float = Field(30.0, gt=0)

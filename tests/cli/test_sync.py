@@ -135,6 +135,15 @@ BAD_CONFIGS = {
     "unknown transformer": ("", "stripp"),
     "undefined variable": ("", "APILINK_TEST_UNSET_VARIABLE"),
     "python tag": ("!!python/object/apply:os.system ['true']\n", "python/object"),
+    "unknown auth type": (
+        "",
+        "`source.auth.type`: 'bearr' is not one of the valid values: api_key, bearer, basic",
+    ),
+    "timeout as text": (
+        "",
+        "`source.timeout`: expected a mapping of connect, deadline, pool, read, write, or a "
+        "number of seconds",
+    ),
 }
 
 
@@ -150,6 +159,12 @@ def _bad_config(kind: str) -> str:
         )
     if kind == "unknown transformer":
         return base.replace("transform: uppercase", "transform: stripp")
+    if kind == "unknown auth type":
+        return base.replace("type: bearer", "type: bearr", 1)
+    if kind == "timeout as text":
+        return base.replace(
+            "  endpoints:\n    list_users", "  timeout: fast\n  endpoints:\n    list_users"
+        )
     return base.replace("${DEMO_TARGET_URL}", "${APILINK_TEST_UNSET_VARIABLE}")
 
 
@@ -169,6 +184,7 @@ def test_bad_configs_give_one_paragraph_and_exit_2(kind: str, command: str, tmp_
     assert message.startswith(f"error: {config}")
     assert len(message.splitlines()) == 1
     assert "Traceback" not in message
+    assert "Input " not in message  # pydantic's own wording ("Input should be ...")
     assert BAD_CONFIGS[kind][1] in message
     assert "canary-token-value" not in message
 
