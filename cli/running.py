@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import secrets
 import sys
 import tempfile
 from typing import Any, NoReturn
@@ -186,31 +185,14 @@ async def _run(flow: Any, parameters: dict[str, Any]) -> Any:
 
 def run_demo(records: int) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
     """Serve the demo APIs, sync them, and return (summary, what the target got, bad rows)."""
-    from apilink.demo import (
-        TargetInbox,
-        demo_config_path,
-        demo_users,
-        make_source_app,
-        make_target_app,
-        serve,
-    )
+    from apilink.demo import demo_config_path, served_demo
 
-    users = demo_users(records)
-    bad = sum(1 for u in users if "@" not in u["email"])
-    inbox = TargetInbox()
-    token = secrets.token_urlsafe(24)
     with tempfile.TemporaryDirectory(prefix="apilink-demo-") as home:
         if "PREFECT_API_URL" not in os.environ:
             os.environ.setdefault("PREFECT_HOME", home)
-        with (
-            serve(make_source_app(users, token=token)) as source_url,
-            serve(make_target_app(inbox)) as target_url,
-        ):
-            os.environ.update(
-                DEMO_SOURCE_URL=source_url, DEMO_TARGET_URL=target_url, DEMO_SOURCE_TOKEN=token
-            )
+        with served_demo(records) as demo:
             summary, error = run_sync_flow(config_path=demo_config_path())
             if error is not None:
                 raise error
             assert summary is not None
-    return summary, inbox.records, bad
+    return summary, demo.inbox.records, demo.bad

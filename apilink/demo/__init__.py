@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from apilink.demo.apis import TargetInbox, demo_users, make_source_app, make_target_app
 from apilink.demo.serve import free_port, serve
+from apilink.demo.served import DEMO_VARIABLES, ServedDemo, served_demo
 
 __all__ = [
+    "DEMO_VARIABLES",
+    "ServedDemo",
     "TargetInbox",
     "demo_config_path",
     "demo_users",
@@ -13,6 +16,7 @@ __all__ = [
     "make_source_app",
     "make_target_app",
     "serve",
+    "served_demo",
 ]
 
 

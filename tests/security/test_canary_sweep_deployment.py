@@ -36,7 +36,7 @@ def lab(tmp_path: Path, _state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> It
 async def _run(api_url: str, config: dict[str, Any]) -> UUID:
     async with PrefectClient(api=api_url) as client:
         run = await arun_deployment(
-            "api_sync/demo",
+            "api_sync/partition",
             client=client,
             parameters={"config_path": None, "config": config},
             as_subflow=False,
@@ -58,7 +58,7 @@ def test_no_canary_leaks_from_a_deployment_run_on_a_process_worker(
     # access control off, so the run goes ahead and only the secret handling is on trial.
     del config["security"]
     server.cli("work-pool", "create", "apilink", "--type", "process")
-    server.cli("--no-prompt", "deploy", "--name", "demo")
+    server.cli("--no-prompt", "deploy", "--name", "partition")
     worker_log = server.start_worker("sweep", "apilink", limit=1)
 
     flow_run_id = asyncio.run(_run(server.api_url, config))
