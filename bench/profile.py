@@ -83,11 +83,11 @@ class RssSampler:
 def _run_flow(config: Path) -> dict[str, Any]:
     from cli.running import run_sync_flow
 
-    summary, error = run_sync_flow(config_path=str(config))
-    if error is not None:
-        raise error
-    assert summary is not None
-    return summary
+    outcome = run_sync_flow(config_path=str(config))
+    if outcome.error is not None:
+        raise outcome.error
+    assert outcome.summary is not None
+    return outcome.summary
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import SecretStr
@@ -17,6 +18,12 @@ from cli import audit, auth, credentials, dlq, ticket, users
 from cli import init as init_command
 from cli import schema as schema_command
 from cli.guard import require
+
+if TYPE_CHECKING:
+    from cli.running import SyncOutcome
+
+# The five counts of a summary, in the order they are printed.
+COUNTS = ("extracted", "valid", "quarantined", "loaded", "failed")
 
 __all__ = ["app", "main"]
 
@@ -112,7 +119,20 @@ def sync(
     ] = None,
     dry_run: Annotated[bool, typer.Option(help="Extract, validate and map; send nothing.")] = False,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print the counts as one JSON line on stdout.")
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the outcome as one JSON line on stdout: run_id, state, the five counts, "
+            "error, quarantine_file, dead_letter_file.",
+        ),
+    ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="No Prefect log lines below WARNING: a clean run prints only its summary.",
+        ),
     ] = False,
     api_key: Annotated[
         str | None,
@@ -133,17 +153,23 @@ def sync(
         load_config(config)  # fail fast, before Prefect starts
     except ConfigError as exc:
         raise fail(str(exc)) from None
+    if quiet:
+        # Read when Prefect sets up its logging, on first import (below).
+        os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
     from cli.running import leave_without_prefect, run_sync_flow
 
-    summary, error = run_sync_flow(
+    outcome = run_sync_flow(
         config_path=str(config),
         source_endpoint=source_endpoint,
         target_endpoint=target_endpoint,
         dry_run=dry_run,
         api_key=SecretStr(api_key) if api_key else None,
     )
-    if summary is not None:
-        _print_summary(summary, as_json)
+    summary, error = outcome.summary, outcome.error
+    if as_json:
+        sys.stdout.write(json.dumps(_outcome_json(outcome)) + "\n")
+    elif summary is not None:
+        _print_summary(summary, as_json=False)
     if error is not None:
         code = 2 if isinstance(error, ConfigError) else 1
         if isinstance(error, PrefectUnreachable):  # lost during the run: nothing to wait for
@@ -171,8 +197,21 @@ def demo(
         raise fail("the demo did not move the records it should have", 1)
 
 
+def _outcome_json(outcome: SyncOutcome) -> dict[str, Any]:
+    """``apilink sync --json``: one object whose keys are there whatever the outcome."""
+    summary = outcome.summary or {}
+    return {
+        "run_id": outcome.run_id,
+        "state": outcome.state,
+        **{k: summary.get(k) for k in COUNTS},
+        "error": str(outcome.error) if outcome.error is not None else None,
+        "quarantine_file": summary.get("quarantine_file"),
+        "dead_letter_file": summary.get("dead_letter_file"),
+    }
+
+
 def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
-    counts = {k: summary[k] for k in ("extracted", "valid", "quarantined", "loaded", "failed")}
+    counts = {k: summary[k] for k in COUNTS}
     if as_json:
         sys.stdout.write(json.dumps(counts) + "\n")
         return

@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import tempfile
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import httpx
@@ -23,6 +24,7 @@ from apilink.run.gc_tuning import freeze_startup_objects
 
 __all__ = [
     "CLI_CLIENT_RETRIES",
+    "SyncOutcome",
     "check_prefect_api",
     "leave_without_prefect",
     "lost_prefect_api",
@@ -32,6 +34,25 @@ __all__ = [
 
 CLI_CLIENT_RETRIES = 2
 _RETRIES_ENV = "PREFECT_CLIENT_MAX_RETRIES"
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    """How one ``api_sync`` run in this process ended.
+
+    Attributes:
+        summary: the run's summary (counts, quarantine and dead-letter files), or ``None``
+            when it ended before counting anything.
+        error: what ended it, or ``None`` when it completed.
+        run_id: the Prefect flow run's id (``None`` when Prefect never recorded the run).
+        state: the flow run's final state (``Completed``, ``Failed``, ``Crashed`` ...), or
+            ``None`` when the Prefect server went away before it was recorded.
+    """
+
+    summary: dict[str, Any] | None
+    error: BaseException | None
+    run_id: str | None = None
+    state: str | None = None
 
 
 def quiet_prefect() -> None:
@@ -113,7 +134,7 @@ def leave_without_prefect(code: int) -> NoReturn:
     os._exit(code)
 
 
-def _lost(url: str | None, exc: BaseException) -> tuple[dict[str, Any] | None, Exception]:
+def _lost(url: str | None, exc: BaseException, run_id: str | None = None) -> SyncOutcome:
     """The counts and the one error of a run whose Prefect server went away."""
     from flows.api_sync import SyncIncomplete, last_summary
 
@@ -125,13 +146,13 @@ def _lost(url: str | None, exc: BaseException) -> tuple[dict[str, Any] | None, E
         seen = seen.__cause__ or seen.__context__
     summary = seen.summary if isinstance(seen, SyncIncomplete) else last_summary()
     if summary is None:
-        return None, lost_prefect_api(url, type(exc).__name__)
+        return SyncOutcome(None, lost_prefect_api(url, type(exc).__name__), run_id)
     cause = summary.errors[0] if summary.errors else type(exc).__name__
-    return summary.to_dict(), lost_prefect_api(url, cause, summary.balance())
+    return SyncOutcome(summary.to_dict(), lost_prefect_api(url, cause, summary.balance()), run_id)
 
 
-def run_sync_flow(**parameters: Any) -> tuple[dict[str, Any] | None, BaseException | None]:
-    """Run ``api_sync`` in this process; returns its summary and the error that ended it.
+def run_sync_flow(**parameters: Any) -> SyncOutcome:
+    """Run ``api_sync`` in this process; how it ended.
 
     Raises:
         PrefectUnreachable: ``PREFECT_API_URL`` names a server that does not answer.
@@ -153,17 +174,18 @@ def run_sync_flow(**parameters: Any) -> tuple[dict[str, Any] | None, BaseExcepti
     except (httpx.TransportError, OSError) as exc:
         # The engine could not report the run's end: the server went away.
         return _lost(url, exc)
+    run_id = str(state.state_details.flow_run_id) if state.state_details.flow_run_id else None
     try:
         result = state.result(raise_on_failure=True)
     except SyncIncomplete as exc:
         if url is not None and any(UNANSWERED in line for line in exc.summary.errors):
-            return _lost(url, exc)
-        return exc.summary.to_dict(), exc
+            return _lost(url, exc, run_id)
+        return SyncOutcome(exc.summary.to_dict(), exc, run_id, state.name)
     except Exception as exc:  # the flow's own error, already logged by Prefect
         if url is not None and _is_lost(exc, state):
-            return _lost(url, exc)
-        return None, exc
-    return dict(result), None
+            return _lost(url, exc, run_id)
+        return SyncOutcome(None, exc, run_id, state.name)
+    return SyncOutcome(dict(result), None, run_id, state.name)
 
 
 def _is_lost(exc: BaseException, state: Any) -> bool:
@@ -191,8 +213,8 @@ def run_demo(records: int) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
         if "PREFECT_API_URL" not in os.environ:
             os.environ.setdefault("PREFECT_HOME", home)
         with served_demo(records) as demo:
-            summary, error = run_sync_flow(config_path=demo_config_path())
-            if error is not None:
-                raise error
-            assert summary is not None
-    return summary, demo.inbox.records, demo.bad
+            outcome = run_sync_flow(config_path=demo_config_path())
+            if outcome.error is not None:
+                raise outcome.error
+            assert outcome.summary is not None
+    return outcome.summary, demo.inbox.records, demo.bad

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -79,12 +80,18 @@ def test_sync_json_moves_every_mapped_record_and_no_invalid_one(
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1
-    assert json.loads(lines[0]) == {
+    outcome = json.loads(lines[0])
+    assert uuid.UUID(outcome.pop("run_id"))
+    assert Path(outcome.pop("quarantine_file")).is_file()
+    assert outcome == {
+        "state": "Completed",
         "extracted": 120,
         "valid": 112,
         "quarantined": 8,
         "loaded": 112,
         "failed": 0,
+        "error": None,
+        "dead_letter_file": None,
     }
     expected = {
         u["id"]: {
@@ -101,6 +108,21 @@ def test_sync_json_moves_every_mapped_record_and_no_invalid_one(
     assert received == expected
     assert demo_apis.inbox.requests == 5  # 112 records in batches of 25
     assert demo_apis.token not in done.stdout + done.stderr
+
+
+def test_quiet_keeps_prefect_lines_out_of_a_clean_run(
+    prefect_harness: str, demo_apis: DemoApis, tmp_path: Path
+) -> None:
+    config = tmp_path / "clean.yaml"
+    config.write_text(APILINKER_SHAPED.replace("email_fields: [email]", "email_fields: []"))
+
+    loud = apilink("sync", "-c", str(config), env={"PREFECT_API_URL": prefect_harness})
+    quiet = apilink("sync", "-c", str(config), "-q", env={"PREFECT_API_URL": prefect_harness})
+
+    assert (loud.returncode, quiet.returncode) == (0, 0), quiet.stderr
+    assert "Finished in state Completed" in loud.stderr
+    assert quiet.stderr == ""
+    assert quiet.stdout == loud.stdout and "loaded" in quiet.stdout
 
 
 def test_a_failed_run_exits_non_zero(

@@ -30,8 +30,8 @@ SCRIPT = """
 import sys, faulthandler
 faulthandler.dump_traceback_later(100, exit=False)  # a stack dump if it ever hangs
 from cli.running import run_sync_flow
-summary, error = run_sync_flow(config_path=sys.argv[1])
-print("finished", summary, error)
+outcome = run_sync_flow(config_path=sys.argv[1])
+print("finished", outcome.summary, outcome.error)
 """
 
 
