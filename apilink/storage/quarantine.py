@@ -8,8 +8,9 @@ One JSON line per record::
 The file is created with mode 0600 (never through a symlink) and holds no secret: keys named
 in ``filter_fields`` or named like secrets (``password``, ``token``, ``api_key``...) are masked
 at any depth, as are strings holding one of the run's secret values or shaped like a credential
-(``Bearer ...``, a JWT). :meth:`QuarantineWriter.preview` gives the first rows *without values*
-(row number, endpoint, chunk, reasons) for a Prefect table artifact.
+(``Bearer ...``, a JWT). :meth:`QuarantineWriter.preview` gives the first rows for a Prefect
+table artifact: row number, endpoint, chunk, the record's key (its ``id``, or the first of the
+other identifying names in :data:`KEY_NAMES` it has, as masked) and reasons; no other value.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ from apilink.storage.private_files import open_private_fd
 from apilink.storage.state.store import default_state_dir, state_slug
 from apilink.validation.validator import Quarantined
 
-__all__ = ["SECRET_KEY_WORDS", "QuarantineWriter", "mask_record"]
+__all__ = ["KEY_NAMES", "SECRET_KEY_WORDS", "QuarantineWriter", "mask_record", "record_key"]
+
+KEY_NAMES = ("id", "uuid", "_id", "key", "external_id")
+"""Top-level fields that identify a record, in the order a preview row looks for them."""
 
 _CREDENTIAL_SHAPED = re.compile(
     r"^\s*(?:bearer|basic|token)\s+\S+|^eyJ[\w-]+\.eyJ[\w-]+\.[\w-]*$", re.IGNORECASE
@@ -66,6 +70,17 @@ def _mask(
     ):
         return MASK
     return value
+
+
+def record_key(record: Any) -> str | None:
+    """``id=7``: the first of :data:`KEY_NAMES` that ``record`` holds a plain value for."""
+    if not isinstance(record, dict):
+        return None
+    for name in KEY_NAMES:
+        value = record.get(name)
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            return f"{name}={value}"
+    return None
 
 
 class QuarantineWriter:
@@ -130,12 +145,13 @@ class QuarantineWriter:
         with self._lock:
             for item in items:
                 self.count += 1
+                masked = _mask(item.record, self._words, self._secrets, self._secret_names)
                 entry = {
                     "n": self.count,
                     "endpoint": endpoint,
                     "chunk": chunk,
                     "reasons": list(item.reasons),
-                    "record": _mask(item.record, self._words, self._secrets, self._secret_names),
+                    "record": masked,
                 }
                 lines.append(json.dumps(entry, default=str, ensure_ascii=False) + "\n")
                 if len(self._preview) < self._preview_rows:
@@ -144,6 +160,7 @@ class QuarantineWriter:
                             "row": self.count,
                             "endpoint": endpoint,
                             "chunk": chunk,
+                            "key": record_key(masked),
                             "reasons": "; ".join(item.reasons),
                         }
                     )

@@ -71,7 +71,10 @@ def test_artifacts_show_counts_reasons_first_rows_and_progress(
     artifacts = latest_artifacts()
     rows = _data(artifacts["demo-quarantined-rows"])
     assert len(rows) == 8
-    assert set(rows[0]) == {"row", "endpoint", "chunk", "reasons"}
+    assert set(rows[0]) == {"row", "endpoint", "chunk", "key", "reasons"}
+    bad_ids = [u["id"] for u in demo_apis.bad_users]
+    assert [row["key"] for row in rows] == [f"id={n}" for n in bad_ids]
+    assert not any(email in str(rows) for email in bad_emails)
     markdown = artifacts["demo-quarantine"].data
     assert "extracted 120 = loaded 112 + quarantined 8 + dead-lettered 0" in markdown
     assert "field `email` is not a valid email address | 8" in markdown

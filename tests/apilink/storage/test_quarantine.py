@@ -12,7 +12,7 @@ import pytest
 
 from apilink.config.models import ValidationRules
 from apilink.errors import PrivateFileError
-from apilink.storage.quarantine import QuarantineWriter, mask_record
+from apilink.storage.quarantine import QuarantineWriter, mask_record, record_key
 from apilink.validation import Quarantined, Validator, rules_from_config
 
 CANARY = "canary-" + secrets.token_hex(8)
@@ -59,11 +59,34 @@ def test_preview_has_reasons_and_no_value(tmp_path: Path) -> None:
     writer.close()
     preview = writer.preview()
     assert preview == [
-        {"row": 1, "endpoint": "users", "chunk": 3, "reasons": "field `email` is bad"},
-        {"row": 2, "endpoint": "users", "chunk": 3, "reasons": "field `email` is bad"},
+        {"row": 1, "endpoint": "users", "chunk": 3, "key": None, "reasons": "field `email` is bad"},
+        {"row": 2, "endpoint": "users", "chunk": 3, "key": None, "reasons": "field `email` is bad"},
     ]
     assert "leak" not in json.dumps(preview) and "leak" not in repr(writer)
     assert writer.count == 5
+
+
+@pytest.mark.parametrize(
+    ("record", "key"),
+    [
+        ({"id": 7, "email": "x", "uuid": "u"}, "id=7"),
+        ({"uuid": "9f2c", "email": "x"}, "uuid=9f2c"),
+        ({"_id": "abc"}, "_id=abc"),
+        ({"id": None, "external_id": 12}, "external_id=12"),
+        ({"id": {"nested": 1}}, None),
+        ({"id": True}, None),
+        ({"email": "x"}, None),
+    ],
+)
+def test_a_preview_row_names_the_record_by_its_key(record: dict[str, object], key: str) -> None:
+    assert record_key(record) == key
+
+
+def test_a_secret_shaped_key_is_shown_masked(tmp_path: Path) -> None:
+    writer = QuarantineWriter(tmp_path / "q.jsonl", secret_values=["sk-live-canary-1"])
+    writer.write([Quarantined({"id": "sk-live-canary-1"}, ("bad",))], endpoint="e", chunk=0)
+    (row,) = writer.preview()
+    assert row["key"] == "id=**********"
 
 
 def test_appends_across_chunks_and_reopens(tmp_path: Path) -> None:
