@@ -1,5 +1,5 @@
 """Where ``secret://name#field`` references are read from: an encrypted file, Vault/OpenBao,
-or a Prefect block that holds either."""
+AWS Secrets Manager, or a Prefect block that holds the file or Vault settings."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from apilink.http.origin import insecure_url_problem, normalize_url
 
 __all__ = [
+    "AwsSecretsManagerConfig",
     "BlockStoreConfig",
     "CredentialStoreConfig",
     "FileStoreConfig",
@@ -94,6 +95,47 @@ class VaultStoreConfig(_Base):
         return self
 
 
+class AwsSecretsManagerConfig(_Base):
+    """AWS Secrets Manager: ``secret://name#field`` reads a field of the secret's JSON
+    ``SecretString``, ``secret://name`` a plain-string secret whole.
+
+    Credentials come from boto3's usual chain (environment, shared files, instance or task
+    role); nothing of them goes in the config.
+    """
+
+    type: Literal["aws_secrets_manager"]
+    region: str | None = Field(None, description="AWS region; boto3's default when unset.")
+    endpoint_url: str | None = Field(
+        None, description="Another endpoint (a VPC endpoint, LocalStack); AWS's own when unset."
+    )
+    version_stage: str | None = Field(
+        None, description="Read this staging label (AWSCURRENT when neither is set)."
+    )
+    version_id: str | None = Field(None, description="Read this exact version.")
+    timeout: float = Field(10.0, gt=0, description="Seconds to connect and to read an answer.")
+    max_attempts: int = Field(
+        5, ge=1, le=20, description="Tries for throttling, 5xx and connection errors."
+    )
+    allow_insecure_http: bool = Field(
+        False, description="Allow a plain http:// endpoint_url that is not loopback (warned)."
+    )
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return normalize_url(value).rstrip("/") if value is not None else None
+
+    @model_validator(mode="after")
+    def _https(self) -> AwsSecretsManagerConfig:
+        if self.version_stage is not None and self.version_id is not None:
+            raise ValueError("give version_stage or version_id, not both")
+        if self.endpoint_url is not None:
+            problem = insecure_url_problem(self.endpoint_url, self.allow_insecure_http)
+            if problem is not None:
+                raise ValueError(problem)
+        return self
+
+
 class BlockStoreConfig(_Base):
     """A saved Prefect block (``VaultCredentials`` or ``EncryptedFileCredentials``) by name."""
 
@@ -102,5 +144,6 @@ class BlockStoreConfig(_Base):
 
 
 CredentialStoreConfig = Annotated[
-    FileStoreConfig | VaultStoreConfig | BlockStoreConfig, Field(discriminator="type")
+    FileStoreConfig | VaultStoreConfig | AwsSecretsManagerConfig | BlockStoreConfig,
+    Field(discriminator="type"),
 ]

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from apilink.config.credentials import (
+    AwsSecretsManagerConfig,
     BlockStoreConfig,
     CredentialStoreConfig,
     FileStoreConfig,
@@ -53,6 +54,10 @@ def open_store(
         return EncryptedFileStore(config.path, password, kdf=config.kdf, now=now)
     if isinstance(config, VaultStoreConfig):
         return VaultStore(config, now=now)
+    if isinstance(config, AwsSecretsManagerConfig):
+        from apilink.credentials.aws import AwsSecretsManagerStore  # boto3 only when used
+
+        return AwsSecretsManagerStore(config, now=now)
     if isinstance(config, BlockStoreConfig):
         if load_block is None:
             raise CredentialError(

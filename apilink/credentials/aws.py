@@ -1,0 +1,240 @@
+"""AWS Secrets Manager as a credential store.
+
+```yaml
+credentials:
+  type: aws_secrets_manager
+  region: eu-west-1
+source:
+  auth: {type: bearer, token: "secret://crm/api#token"}   # a field of a JSON secret
+target:
+  headers: {X-Api-Key: "secret://partner-key"}             # a plain-string secret, whole
+```
+
+An entry is a secret's ``SecretString``: a JSON object gives its fields, any other string is one
+field, ``value``, so ``secret://name`` reads it whole. ``put`` writes a new version (that is how
+a rotated refresh token is written back); ``delete`` schedules the secret for deletion after
+AWS's shortest recovery window, 7 days, so a mistaken delete can be undone.
+
+boto3 signs and sends every request itself: its own HTTP stack, not apilink's client builder
+(``apilink.http.clients``), so the rules are applied here, once, before a client exists: the
+endpoint is ``https://`` unless it is loopback or ``allow_insecure_http`` says so (the config
+model refuses it otherwise), TLS is verified, and botocore's ``standard`` retry mode retries
+throttling, 5xx and connection errors up to ``max_attempts`` times with backoff.
+
+Trusted: the worker's operator (the AWS identity and the config). Not trusted: the answers,
+whose failures are mapped to one clear error each (missing, denied, throttled, unreachable),
+naming the secret and the region, never a value.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+from apilink.config.credentials import AwsSecretsManagerConfig
+from apilink.credentials.file_store import check_entry
+from apilink.errors import CredentialError, CredentialExpired, CredentialNotFound
+
+__all__ = [
+    "PLAIN_FIELD",
+    "AwsSecretDenied",
+    "AwsSecretNotFound",
+    "AwsSecretThrottled",
+    "AwsSecretsManagerError",
+    "AwsSecretsManagerStore",
+]
+
+PLAIN_FIELD = "value"
+"""The one field of an entry whose secret is a plain string (not a JSON object)."""
+
+_NOT_FOUND = {"ResourceNotFoundException"}
+_DENIED = {
+    "AccessDeniedException",
+    "AccessDenied",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "ExpiredTokenException",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+}
+_THROTTLED = {"ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"}
+_DELETE_RECOVERY_DAYS = 7  # AWS's shortest recovery window
+
+
+class AwsSecretsManagerError(CredentialError):
+    """AWS Secrets Manager answered with an error, or could not be reached."""
+
+
+class AwsSecretNotFound(AwsSecretsManagerError, CredentialNotFound):
+    """No secret (or no such version) under the name asked for."""
+
+
+class AwsSecretDenied(AwsSecretsManagerError):
+    """The AWS identity may not do this, or its credentials are not valid."""
+
+
+class AwsSecretThrottled(AwsSecretsManagerError):
+    """Still throttled after every retry botocore makes."""
+
+
+class AwsSecretsManagerStore:
+    """Secrets in AWS Secrets Manager, read and written through boto3.
+
+    Args:
+        config: region, endpoint, version and limits (see
+            :class:`~apilink.config.credentials.AwsSecretsManagerConfig`).
+        now: clock for ``expires_at``, Unix seconds.
+        client: a boto3 ``secretsmanager`` client to use instead of one built from ``config``.
+    """
+
+    def __init__(
+        self,
+        config: AwsSecretsManagerConfig,
+        *,
+        now: Callable[[], float] = time.time,
+        client: Any = None,
+    ) -> None:
+        self._config = config
+        self._now = now
+        self._client = client or boto3.session.Session().client(
+            "secretsmanager",
+            region_name=config.region,
+            endpoint_url=config.endpoint_url,
+            verify=True,
+            config=Config(
+                connect_timeout=config.timeout,
+                read_timeout=config.timeout,
+                retries={"mode": "standard", "total_max_attempts": config.max_attempts},
+            ),
+        )
+
+    def __repr__(self) -> str:
+        c = self._config
+        return f"AwsSecretsManagerStore(region={self._region()!r}, endpoint_url={c.endpoint_url!r})"
+
+    # -- CredentialStore -------------------------------------------------------------------
+
+    def get(self, name: str) -> dict[str, Any]:
+        """The fields of secret ``name``: its JSON object, or ``{"value": <the string>}``.
+
+        Raises:
+            AwsSecretNotFound: no such secret or version (also a ``CredentialNotFound``).
+            CredentialExpired: the entry's ``expires_at`` is not in the future.
+            AwsSecretDenied, AwsSecretThrottled, AwsSecretsManagerError: as AWS answers.
+        """
+        asked: dict[str, str] = {"SecretId": _checked(name)}
+        if self._config.version_stage is not None:
+            asked["VersionStage"] = self._config.version_stage
+        if self._config.version_id is not None:
+            asked["VersionId"] = self._config.version_id
+        answer = self._call("read", name, lambda: self._client.get_secret_value(**asked))
+        text = answer.get("SecretString")
+        if not isinstance(text, str):
+            raise AwsSecretsManagerError(
+                f"secret {name!r} in {self._where()} holds binary data, not a SecretString"
+            )
+        entry = _entry(text)
+        expires_at = entry.get("expires_at")
+        if expires_at is not None and self._now() >= float(expires_at):
+            raise CredentialExpired(f"credential {name!r} in {self._where()} has expired")
+        return entry
+
+    def put(self, name: str, entry: Mapping[str, Any]) -> None:
+        """Store ``entry`` as a new version of secret ``name`` (created when missing)."""
+        clean = check_entry(name, entry)
+        text = (
+            clean[PLAIN_FIELD]
+            if set(clean) == {PLAIN_FIELD} and isinstance(clean[PLAIN_FIELD], str)
+            else json.dumps(clean, separators=(",", ":"))
+        )
+        try:
+            self._call(
+                "write",
+                name,
+                lambda: self._client.put_secret_value(SecretId=name, SecretString=text),
+            )
+        except AwsSecretNotFound:
+            self._call(
+                "create", name, lambda: self._client.create_secret(Name=name, SecretString=text)
+            )
+
+    def delete(self, name: str) -> None:
+        """Schedule secret ``name`` for deletion (restorable for 7 days)."""
+        self._call(
+            "delete",
+            _checked(name),
+            lambda: self._client.delete_secret(
+                SecretId=name, RecoveryWindowInDays=_DELETE_RECOVERY_DAYS
+            ),
+        )
+
+    def list(self) -> builtins.list[str]:
+        """The names of the secrets this identity can list, sorted."""
+        names: builtins.list[str] = []
+        pages = self._client.get_paginator("list_secrets").paginate()
+        self._call(
+            "list", "*", lambda: names.extend(s["Name"] for p in pages for s in p["SecretList"])
+        )
+        return sorted(names)
+
+    # -- answers ---------------------------------------------------------------------------
+
+    def _region(self) -> str | None:
+        return self._config.region or getattr(self._client.meta, "region_name", None)
+
+    def _where(self) -> str:
+        where = f"AWS Secrets Manager ({self._region() or 'no region'})"
+        return f"{where} at {self._config.endpoint_url}" if self._config.endpoint_url else where
+
+    def _call(self, action: str, name: str, request: Callable[[], Any]) -> Any:
+        try:
+            return request()
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            raise self._mapped(action, name, code) from None
+        except EndpointConnectionError:
+            raise AwsSecretsManagerError(
+                f"cannot {action} secret {name!r}: {self._where()} does not answer"
+            ) from None
+        except BotoCoreError as exc:  # no credentials, a bad region, a broken answer ...
+            raise AwsSecretsManagerError(
+                f"cannot {action} secret {name!r} in {self._where()}: {type(exc).__name__}"
+            ) from None
+
+    def _mapped(self, action: str, name: str, code: str) -> AwsSecretsManagerError:
+        where = self._where()
+        if code in _NOT_FOUND:
+            return AwsSecretNotFound(f"no secret named {name!r} in {where}")
+        if code in _DENIED:
+            return AwsSecretDenied(
+                f"cannot {action} secret {name!r} in {where}: access denied ({code}); check the "
+                "AWS identity the worker runs as and its policy"
+            )
+        if code in _THROTTLED:
+            return AwsSecretThrottled(
+                f"cannot {action} secret {name!r} in {where}: still throttled ({code}) after "
+                f"{self._config.max_attempts} attempts"
+            )
+        return AwsSecretsManagerError(f"cannot {action} secret {name!r} in {where}: {code}")
+
+
+def _checked(name: str) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise AwsSecretsManagerError("a secret name must be a non-empty string")
+    return name
+
+
+def _entry(text: str) -> dict[str, Any]:
+    """A JSON object's fields, or the whole string as the one field ``value``."""
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return {PLAIN_FIELD: text}
+    return dict(parsed) if isinstance(parsed, dict) else {PLAIN_FIELD: text}

@@ -1,0 +1,45 @@
+"""``apilink sync`` with its secrets in AWS Secrets Manager (moto's server on loopback): the
+source token is a field of a JSON secret, the target's key a plain-string secret, and neither
+value appears in anything the run prints."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from apilink.demo import TargetInbox, make_target_app, serve
+from tests.cli.test_sync import APILINKER_SHAPED, apilink
+from tests.fixtures.apis import DemoApis
+from tests.fixtures.aws import AWS_TEST_ENV, MotoServer
+
+
+def test_a_sync_reads_its_secrets_from_aws_secrets_manager(
+    prefect_harness: str, demo_apis: DemoApis, moto_server: MotoServer, tmp_path: Path
+) -> None:
+    aws = moto_server.client()
+    aws.create_secret(Name="demo/source", SecretString=json.dumps({"token": demo_apis.token}))
+    aws.create_secret(Name="demo/target-key", SecretString="tk-canary-41")
+    config = tmp_path / "aws.yaml"
+    config.write_text(
+        "credentials:\n"
+        "  type: aws_secrets_manager\n"
+        "  region: eu-west-1\n"
+        f"  endpoint_url: {moto_server.url}\n"
+        + APILINKER_SHAPED.replace("${DEMO_SOURCE_TOKEN}", "secret://demo/source#token").replace(
+            "  base_url: ${DEMO_TARGET_URL}\n",
+            "  base_url: ${DEMO_TARGET_URL}\n"
+            "  auth: {type: bearer, token: 'secret://demo/target-key'}\n",
+        )
+    )
+    inbox = TargetInbox()
+    with serve(make_target_app(inbox, token="tk-canary-41")) as target_url:
+        env = {**AWS_TEST_ENV, "PREFECT_API_URL": prefect_harness}
+        env |= {"DEMO_SOURCE_URL": demo_apis.source_url, "DEMO_TARGET_URL": target_url}
+        done = apilink("sync", "-c", str(config), "--json", env=env)
+
+    assert done.returncode == 0, done.stderr
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (outcome["loaded"], outcome["quarantined"]) == (112, 8)
+    assert len(inbox.records) == 112  # the target took the key from the plain-string secret
+    for secret in (demo_apis.token, "tk-canary-41"):
+        assert secret not in done.stdout + done.stderr
