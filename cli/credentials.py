@@ -23,7 +23,6 @@ from apilink.config.loader import load_config
 from apilink.credentials.base import CredentialStore
 from apilink.credentials.file_store import EncryptedFileStore
 from apilink.credentials.master_password import MASTER_PASSWORD_ENV, resolve_master_password
-from apilink.credentials.opening import open_store
 from apilink.errors import ApilinkError, CredentialError
 from apilink.rbac import Permission
 from cli.guard import require
@@ -102,7 +101,9 @@ def _open(file: Path | None, config: Path | None, *, existing: bool = True) -> C
             resolve_master_password(explicit, sync.security, environ)
         except CredentialError:
             environ[MASTER_PASSWORD_ENV] = _prompt_password("Master password", MASTER_PASSWORD_ENV)
-    store = open_store(sync.credentials, sync.security, environ=environ)
+    from tasks.credentials import open_configured_store  # Prefect only for a config's store
+
+    store = open_configured_store(sync.credentials, sync.security, environ=environ)
     if store is None:
         raise _UsageProblem(
             f"{config}: no credential store configured (add a `credentials:` section or "

@@ -24,7 +24,6 @@ from apilink.audit.settings import DenialAudit
 from apilink.auth import build_auth
 from apilink.config.loader import load_config
 from apilink.config.models import SyncConfig
-from apilink.credentials.opening import open_store
 from apilink.credentials.references import resolve_references
 from apilink.errors import AccessDenied, ApilinkError, ConfigError
 from apilink.mapping.mapper import MappingFailure, RecordMapper
@@ -125,7 +124,9 @@ async def replay_dead_letters(config: SyncConfig, letters: list[DeadLetter]) -> 
     Letters of stage ``process`` are mapped with their mapping's fields first; validation is
     not run again (a record quarantined by validation never reaches the queue).
     """
-    store = open_store(config.credentials, config.security)
+    from tasks.credentials import open_configured_store  # Prefect only when replaying
+
+    store = open_configured_store(config.credentials, config.security)
     resolved = resolve_references(config, store)
     target_auth = build_auth(resolved.target.auth, token_store=store)
     mappers = {f"{m.source}->{m.target}": RecordMapper(m.fields) for m in resolved.mapping}

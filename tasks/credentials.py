@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from apilink.config.models import SyncConfig
+from apilink.config.credentials import CredentialStoreConfig
+from apilink.config.models import SecurityConfig, SyncConfig
 from apilink.credentials import CredentialStore, open_store, parse_reference, resolve_references
 from apilink.redaction import secret_values
 from blocks.credentials import load_store_config
+from blocks.secrets import PrefectSecretStore
 
-__all__ = ["ResolvedCredentials", "resolve_credentials"]
+__all__ = ["ResolvedCredentials", "open_configured_store", "resolve_credentials"]
+
+
+def open_configured_store(
+    credentials: CredentialStoreConfig | None,
+    security: SecurityConfig,
+    environ: Mapping[str, str] | None = None,
+) -> CredentialStore | None:
+    """The store a config's ``credentials:`` names, Prefect-backed kinds included (a saved
+    credential block, Prefect Secret blocks): what a run, ``apilink credentials`` and
+    ``apilink dlq replay`` all open."""
+    return open_store(
+        credentials,
+        security,
+        load_block=load_store_config,
+        secret_blocks=PrefectSecretStore,
+        environ=environ,
+    )
 
 
 @dataclass(frozen=True)
@@ -38,7 +58,7 @@ def resolve_credentials(config: SyncConfig) -> ResolvedCredentials:
     ``${VAR}`` references were read from the environment when the config was loaded. Values
     stay ``SecretStr``; nothing here is cached or persisted.
     """
-    store = open_store(config.credentials, config.security, load_block=load_store_config)
+    store = open_configured_store(config.credentials, config.security)
     resolved = resolve_references(config, store)
     referenced = _count_references(config)
     get_run_logger().info(

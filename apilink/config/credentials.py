@@ -14,6 +14,7 @@ __all__ = [
     "BlockStoreConfig",
     "CredentialStoreConfig",
     "FileStoreConfig",
+    "PrefectSecretConfig",
     "VaultAppRoleAuth",
     "VaultStoreConfig",
     "VaultTokenAuth",
@@ -136,6 +137,14 @@ class AwsSecretsManagerConfig(_Base):
         return self
 
 
+class PrefectSecretConfig(_Base):
+    """Prefect ``Secret`` blocks: ``secret://block-name#field`` reads a field of a Secret whose
+    value is JSON, ``secret://block-name`` a plain value whole. Only a flow run (or
+    ``apilink sync``) can read them: the engine never talks to Prefect itself."""
+
+    type: Literal["prefect_secret"]
+
+
 class BlockStoreConfig(_Base):
     """A saved Prefect block (``VaultCredentials`` or ``EncryptedFileCredentials``) by name."""
 
@@ -144,6 +153,10 @@ class BlockStoreConfig(_Base):
 
 
 CredentialStoreConfig = Annotated[
-    FileStoreConfig | VaultStoreConfig | AwsSecretsManagerConfig | BlockStoreConfig,
+    FileStoreConfig
+    | VaultStoreConfig
+    | AwsSecretsManagerConfig
+    | PrefectSecretConfig
+    | BlockStoreConfig,
     Field(discriminator="type"),
 ]

@@ -10,6 +10,7 @@ from apilink.config.credentials import (
     BlockStoreConfig,
     CredentialStoreConfig,
     FileStoreConfig,
+    PrefectSecretConfig,
     VaultStoreConfig,
 )
 from apilink.config.models import SecurityConfig
@@ -19,10 +20,13 @@ from apilink.credentials.master_password import resolve_master_password
 from apilink.credentials.vault import VaultStore
 from apilink.errors import CredentialError
 
-__all__ = ["BlockLoader", "open_store"]
+__all__ = ["BlockLoader", "SecretBlocks", "open_store"]
 
 BlockLoader = Callable[[str], CredentialStoreConfig]
 """Loads a saved Prefect block by ``"block-type/name"`` and returns its store config."""
+
+SecretBlocks = Callable[[], CredentialStore]
+"""Opens the store over Prefect ``Secret`` blocks (given by the Prefect layer)."""
 
 
 def open_store(
@@ -30,6 +34,7 @@ def open_store(
     security: SecurityConfig,
     *,
     load_block: BlockLoader | None = None,
+    secret_blocks: SecretBlocks | None = None,
     environ: Mapping[str, str] | None = None,
     now: Callable[[], float] = time.time,
 ) -> CredentialStore | None:
@@ -37,8 +42,9 @@ def open_store(
 
     Without a ``credentials:`` section, ``security.credential_storage_path`` (the guide's
     setting) opens an encrypted file with the master password of ``security`` or the
-    environment. ``type: block`` asks ``load_block`` (given by the Prefect layer, since the
-    engine never imports Prefect) for the block's config.
+    environment. ``type: block`` asks ``load_block`` for the block's config, and
+    ``type: prefect_secret`` opens ``secret_blocks``; both are given by the Prefect layer,
+    since the engine never imports Prefect.
 
     Raises:
         CredentialError: a block store without a loader, a block naming a block, or no master
@@ -58,6 +64,13 @@ def open_store(
         from apilink.credentials.aws import AwsSecretsManagerStore  # boto3 only when used
 
         return AwsSecretsManagerStore(config, now=now)
+    if isinstance(config, PrefectSecretConfig):
+        if secret_blocks is None:
+            raise CredentialError(
+                "credentials come from Prefect Secret blocks, which only a Prefect flow can "
+                "read; run through the flow (apilink sync or a deployment)"
+            )
+        return secret_blocks()
     if isinstance(config, BlockStoreConfig):
         if load_block is None:
             raise CredentialError(
