@@ -217,4 +217,5 @@ def run_demo(records: int) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
             if outcome.error is not None:
                 raise outcome.error
             assert outcome.summary is not None
-    return outcome.summary, demo.inbox.records, demo.bad
+            received = demo.received()
+    return outcome.summary, received, demo.bad

@@ -41,7 +41,7 @@ async def apilink_demo(
     """
     with served_demo(records) as demo:
         summary = await api_sync(config_path=demo_config_path())
-        delivered = len(demo.inbox.records)
+        delivered = len(demo.received())
     if summary["quarantined"] != demo.bad or delivered != records - demo.bad:
         raise DemoIncomplete(
             f"the demo target received {delivered} of {records - demo.bad} valid users "
