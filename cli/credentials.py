@@ -24,7 +24,7 @@ from apilink.credentials.base import CredentialStore
 from apilink.credentials.file_store import EncryptedFileStore
 from apilink.credentials.master_password import MASTER_PASSWORD_ENV, resolve_master_password
 from apilink.credentials.opening import open_store
-from apilink.errors import ApilinkError, CredentialError
+from apilink.errors import ApilinkError, CredentialError, UsageProblem
 from apilink.rbac import Permission
 from cli.guard import require
 
@@ -52,10 +52,6 @@ ConfigOption = Annotated[
 ]
 
 
-class _UsageProblem(CredentialError):
-    """A command line that cannot be run as given."""
-
-
 @contextmanager
 def _one_line_errors() -> Iterator[None]:
     """Turn our errors into one line on stderr and exit code 2 (no traceback)."""
@@ -74,7 +70,7 @@ def _prompt_password(label: str, *, confirm: bool = False) -> str:
 
 def _open(file: Path | None, config: Path | None) -> CredentialStore:
     if (file is None) == (config is None):
-        raise _UsageProblem("name the store with exactly one of --file PATH or --config FILE")
+        raise UsageProblem("name the store with exactly one of --file PATH or --config FILE")
     require(Permission.MANAGE_CREDENTIALS, config_path=config)
     if file is not None:
         password = os.environ.get(MASTER_PASSWORD_ENV) or _prompt_password("Master password")
@@ -90,7 +86,7 @@ def _open(file: Path | None, config: Path | None) -> CredentialStore:
             environ[MASTER_PASSWORD_ENV] = _prompt_password("Master password")
     store = open_store(sync.credentials, sync.security, environ=environ)
     if store is None:
-        raise _UsageProblem(
+        raise UsageProblem(
             f"{config}: no credential store configured (add a `credentials:` section or "
             "`security.credential_storage_path`)"
         )
@@ -102,7 +98,7 @@ def _parse_fields(pairs: list[str]) -> dict[str, Any]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise _UsageProblem(f"--field takes KEY=VALUE; got one without `=` (key {key!r})")
+            raise UsageProblem(f"--field takes KEY=VALUE; got one without `=` (key {key!r})")
         fields[key] = _number(value) if key == "expires_at" else value
     return fields
 
@@ -114,7 +110,7 @@ def _number(text: str) -> float | int:
         try:
             return float(text)
         except ValueError:
-            raise _UsageProblem("expires_at must be Unix seconds (a number)") from None
+            raise UsageProblem("expires_at must be Unix seconds (a number)") from None
 
 
 def _read_json(source: Path) -> dict[str, Any]:
@@ -122,9 +118,9 @@ def _read_json(source: Path) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _UsageProblem(f"{source}: not JSON (line {exc.lineno}, column {exc.colno})") from None
+        raise UsageProblem(f"{source}: not JSON (line {exc.lineno}, column {exc.colno})") from None
     if not isinstance(data, dict):
-        raise _UsageProblem(f"{source}: a credential is a JSON object of fields")
+        raise UsageProblem(f"{source}: a credential is a JSON object of fields")
     return data
 
 
@@ -145,7 +141,7 @@ def set_credential(
         entry: dict[str, Any] = _read_json(from_json) if from_json is not None else {}
         entry.update(_parse_fields(field or []))
         if not entry:
-            raise _UsageProblem("give the fields with --field KEY=VALUE or --from-json FILE")
+            raise UsageProblem("give the fields with --field KEY=VALUE or --from-json FILE")
         _open(file, config).put(name, entry)
         typer.echo(f"stored {name} ({len(entry)} fields)")
 
@@ -163,7 +159,7 @@ def get_credential(
         entry = _open(file, config).get(name)
         if field is not None:
             if field not in entry:
-                raise _UsageProblem(
+                raise UsageProblem(
                     f"credential {name!r} has no field {field!r} "
                     f"(fields: {', '.join(sorted(entry)) or 'none'})"
                 )
@@ -208,7 +204,7 @@ def rotate_password(file: FileOption = None, config: ConfigOption = None) -> Non
     with _one_line_errors():
         store = _open(file, config)
         if not isinstance(store, EncryptedFileStore):
-            raise _UsageProblem("rotate-password applies to encrypted credential files only")
+            raise UsageProblem("rotate-password applies to encrypted credential files only")
         new = os.environ.get(NEW_MASTER_PASSWORD_ENV) or _prompt_password(
             "New master password", confirm=True
         )

@@ -35,7 +35,7 @@ from typing import Any, Protocol
 
 from apilink.audit.anchor import Anchor, anchor_for, chain_id
 from apilink.audit.key import load_audit_key
-from apilink.errors import AuditTampered
+from apilink.errors import AuditTampered, DuplicateKey
 from apilink.redaction import DEFAULT_FILTER_FIELDS, Redactor
 from apilink.storage.private_files import PrivateLock, check_replaceable, open_private_fd
 
@@ -85,10 +85,6 @@ def _line_mac(key: bytes, prev_mac: str, body: Mapping[str, Any]) -> str:
 def _head_mac(key: bytes, count: int, mac: str) -> str:
     message = f"apilink-audit-head\x00{count}\x00{mac}".encode("ascii")
     return hmac.new(key, message, hashlib.sha256).hexdigest()
-
-
-class DuplicateKey(ValueError):
-    """A JSON object names the same key twice."""
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

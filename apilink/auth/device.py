@@ -13,15 +13,13 @@ import httpx
 
 from apilink.auth.token import build_token_request, read_json_object, token_endpoint_error
 from apilink.config.auth import OAuth2DeviceFlowConfig
-from apilink.errors import AuthError, TokenResponseError
+from apilink.errors import DeviceFlowExpired, TokenResponseError
 
 __all__ = [
     "DEFAULT_INTERVAL",
     "DEVICE_CODE_GRANT_TYPE",
     "SLOW_DOWN_STEP",
     "DeviceAuthorization",
-    "DeviceFlowDenied",
-    "DeviceFlowExpired",
     "device_authorization_request",
     "device_code_grant",
     "parse_device_authorization",
@@ -30,14 +28,6 @@ __all__ = [
 DEVICE_CODE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
 DEFAULT_INTERVAL = 5.0
 SLOW_DOWN_STEP = 5.0
-
-
-class DeviceFlowDenied(AuthError):
-    """The person refused the authorization (``access_denied``)."""
-
-
-class DeviceFlowExpired(AuthError):
-    """The device code expired before the person approved (``expired_token`` or deadline)."""
 
 
 @dataclass

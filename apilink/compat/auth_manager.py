@@ -26,8 +26,6 @@ from pydantic import TypeAdapter
 from apilink.auth.device import (
     DEFAULT_INTERVAL,
     DeviceAuthorization,
-    DeviceFlowDenied,
-    DeviceFlowExpired,
     device_authorization_request,
     device_code_grant,
     parse_device_authorization,
@@ -39,16 +37,11 @@ from apilink.auth.pkce import (
     authorization_url,
     parse_redirect,
 )
-from apilink.auth.token import (
-    OAuthToken,
-    TokenEndpointError,
-    build_token_request,
-    parse_token_response,
-)
+from apilink.auth.token import OAuthToken, build_token_request, parse_token_response
 from apilink.config.auth import AuthConfig, OAuth2DeviceFlowConfig, OAuth2PKCEConfig
 from apilink.config.models import TimeoutConfig
 from apilink.credentials.base import CredentialStore
-from apilink.errors import AuthError
+from apilink.errors import AuthError, DeviceFlowDenied, DeviceFlowExpired, TokenEndpointError
 from apilink.http.clients import login_urls, send_token_request, token_client
 from apilink.http.origin import check_url
 

@@ -17,39 +17,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from apilink.errors import ApilinkError
+from apilink.errors import UserError
 from apilink.rbac.roles import Role, parse_role
 from apilink.storage.private_files import PrivateLock, check_replaceable
 
 __all__ = [
     "FileUserStore",
-    "LastAdminError",
     "MemoryUserStore",
     "User",
-    "UserError",
-    "UserExists",
-    "UserNotFound",
     "UserStore",
     "validate_username",
 ]
 
 _FILE_VERSION = 1
-
-
-class UserError(ApilinkError, ValueError):
-    """A user-management request that cannot be carried out."""
-
-
-class UserNotFound(UserError):
-    """No user has that name."""
-
-
-class UserExists(UserError):
-    """A user with that name already exists."""
-
-
-class LastAdminError(UserError):
-    """The request would leave no admin."""
 
 
 def validate_username(username: str) -> str:

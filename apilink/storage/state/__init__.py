@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from apilink.errors import StateError
 from apilink.storage.state.checkpoint import MappingStart, SyncCheckpoint, mapping_key
 from apilink.storage.state.cursor import later, with_lag
 from apilink.storage.state.store import (
     STATE_DIR_ENV,
     FileStateStore,
     MemoryStateStore,
-    StateError,
     StateStore,
     default_state_dir,
     state_slug,

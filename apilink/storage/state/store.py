@@ -18,14 +18,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from apilink.errors import ApilinkError
+from apilink.errors import StateError
 from apilink.storage.private_files import PrivateLock, check_replaceable
 
 __all__ = [
     "STATE_DIR_ENV",
     "FileStateStore",
     "MemoryStateStore",
-    "StateError",
     "StateStore",
     "default_state_dir",
     "state_slug",
@@ -34,10 +33,6 @@ __all__ = [
 
 STATE_DIR_ENV = "APILINK_STATE_DIR"
 _UNSAFE = re.compile(r"[^a-z0-9_-]+")
-
-
-class StateError(ApilinkError):
-    """Sync state that cannot be read or written (a damaged file, a refused write)."""
 
 
 @runtime_checkable
