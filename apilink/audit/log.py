@@ -27,7 +27,6 @@ import hashlib
 import hmac
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +36,11 @@ from apilink.audit.anchor import Anchor, anchor_for, chain_id
 from apilink.audit.key import load_audit_key
 from apilink.errors import AuditTampered, DuplicateKey
 from apilink.redaction import DEFAULT_FILTER_FIELDS, Redactor
-from apilink.storage.private_files import PrivateLock, check_replaceable, open_private_fd
+from apilink.storage.private_files import (
+    PrivateLock,
+    open_private_fd,
+    write_atomically,
+)
 
 __all__ = [
     "GENESIS",
@@ -227,18 +230,7 @@ class AuditLog:
     def _write_head(self, count: int, mac: str) -> None:
         head = head_path_for(self.path)
         payload = {"count": count, "mac": mac, "head_mac": _head_mac(self._key, count, mac)}
-        fd, tmp = tempfile.mkstemp(dir=head.parent, prefix=head.name, suffix=".tmp")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="ascii") as handle:
-                json.dump(payload, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            check_replaceable(head)
-            os.replace(tmp, head)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(head, json.dumps(payload).encode("ascii"))
 
 
 def _last_line(path: Path) -> str | None:

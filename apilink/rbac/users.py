@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -19,7 +18,7 @@ from typing import Any, Protocol
 
 from apilink.errors import UserError
 from apilink.rbac.roles import Role, parse_role
-from apilink.storage.private_files import PrivateLock, check_replaceable
+from apilink.storage.private_files import PrivateLock, write_atomically
 
 __all__ = [
     "FileUserStore",
@@ -172,15 +171,4 @@ class FileUserStore:
         records = [users[name].to_record() for name in sorted(users)]
         payload = json.dumps({"version": _FILE_VERSION, "users": records}, indent=2)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(payload + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            check_replaceable(self.path)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(self.path, (payload + "\n").encode("utf-8"))

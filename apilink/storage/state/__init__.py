@@ -12,7 +12,6 @@ from apilink.storage.state.store import (
     StateStore,
     default_state_dir,
     state_slug,
-    write_atomically,
 )
 
 __all__ = [
@@ -28,5 +27,4 @@ __all__ = [
     "mapping_key",
     "state_slug",
     "with_lag",
-    "write_atomically",
 ]
