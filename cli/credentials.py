@@ -26,12 +26,12 @@ from apilink.credentials.master_password import MASTER_PASSWORD_ENV, resolve_mas
 from apilink.credentials.opening import open_store
 from apilink.errors import ApilinkError, CredentialError, UsageProblem
 from apilink.rbac import Permission
+from apilink.redaction import MASK
 from cli.guard import require
 
 __all__ = ["NEW_MASTER_PASSWORD_ENV", "app"]
 
 NEW_MASTER_PASSWORD_ENV = "APILINK_NEW_MASTER_PASSWORD"
-_MASK = "********"
 
 app = typer.Typer(
     help="Store, read and rotate credentials (encrypted file or Vault/OpenBao).",
@@ -172,7 +172,7 @@ def get_credential(
 def _shown(key: str, value: Any, reveal: bool) -> str:
     if reveal or key == "expires_at":
         return value if isinstance(value, str) else json.dumps(value)
-    return _MASK
+    return MASK
 
 
 @app.command("list")

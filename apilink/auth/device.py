@@ -14,6 +14,7 @@ import httpx
 from apilink.auth.token import build_token_request, read_json_object, token_endpoint_error
 from apilink.config.auth import OAuth2DeviceFlowConfig
 from apilink.errors import DeviceFlowExpired, TokenResponseError
+from apilink.redaction import MASK
 
 __all__ = [
     "DEFAULT_INTERVAL",
@@ -74,7 +75,7 @@ class DeviceAuthorization:
 
     def __repr__(self) -> str:
         return (
-            f"DeviceAuthorization(device_code='**********', user_code={self.user_code!r}, "
+            f"DeviceAuthorization(device_code={MASK!r}, user_code={self.user_code!r}, "
             f"verification_uri={self.verification_uri!r}, interval={self.interval!r}, "
             f"expires_at={self.expires_at!r})"
         )

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from apilink.config.auth import OAuth2PKCEConfig
 from apilink.errors import AuthError, StateMismatch
+from apilink.redaction import MASK
 
 __all__ = [
     "PKCESession",
@@ -63,7 +64,7 @@ class PKCESession:
             )
 
     def __repr__(self) -> str:
-        return "PKCESession(verifier='**********', state='**********')"
+        return f"PKCESession(verifier={MASK!r}, state={MASK!r})"
 
 
 def authorization_url(config: OAuth2PKCEConfig, session: PKCESession) -> str:

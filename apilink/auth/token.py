@@ -22,6 +22,7 @@ from apilink.config.auth import (
     OAuth2PKCEConfig,
 )
 from apilink.errors import TokenEndpointError, TokenResponseError
+from apilink.redaction import MASK
 
 __all__ = [
     "STANDARD_ERROR_CODES",
@@ -136,9 +137,9 @@ class OAuthToken:
         )
 
     def __repr__(self) -> str:
-        refresh = "'**********'" if self.refresh_token else "None"
+        refresh = repr(MASK) if self.refresh_token else "None"
         return (
-            f"OAuthToken(access_token='**********', token_type={self.token_type!r}, "
+            f"OAuthToken(access_token={MASK!r}, token_type={self.token_type!r}, "
             f"expires_at={self.expires_at!r}, refresh_token={refresh}, scope={self.scope!r})"
         )
 

@@ -44,6 +44,7 @@ from apilink.credentials.base import CredentialStore
 from apilink.errors import AuthError, DeviceFlowDenied, DeviceFlowExpired, TokenEndpointError
 from apilink.http.clients import login_urls, send_token_request, token_client
 from apilink.http.origin import check_url
+from apilink.redaction import MASK
 
 __all__ = ["AuthManager", "OAuth2DeviceFlow", "OAuth2PKCE"]
 
@@ -82,7 +83,7 @@ class OAuth2PKCE(_Interactive):
         return (
             f"OAuth2PKCE(client_id={self.config.client_id!r}, "
             f"storage_key={self.config.storage_key!r}, pending={self.session is not None}, "
-            f"token={'**********' if self.token else None})"
+            f"token={MASK if self.token else None})"
         )
 
 
@@ -119,7 +120,7 @@ class OAuth2DeviceFlow(_Interactive):
         return (
             f"OAuth2DeviceFlow(client_id={self.config.client_id!r}, "
             f"storage_key={self.config.storage_key!r}, user_code={self.user_code!r}, "
-            f"token={'**********' if self.token else None})"
+            f"token={MASK if self.token else None})"
         )
 
 

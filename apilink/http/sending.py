@@ -309,6 +309,4 @@ def _safe(client: httpx.AsyncClient, url: str | httpx.URL) -> str:
 
 
 def _mask_query(url: httpx.URL) -> str:
-    if not url.query:
-        return sanitize_url(str(url))
-    return str(url.copy_with(query=None)) + "?" + "&".join(f"{k}=***" for k in url.params)
+    return sanitize_url(str(url))
