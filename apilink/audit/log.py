@@ -35,7 +35,7 @@ from typing import Any, Protocol
 from apilink.audit.anchor import Anchor, anchor_for, chain_id
 from apilink.audit.key import load_audit_key
 from apilink.errors import AuditTampered, DuplicateKey
-from apilink.redaction import DEFAULT_FILTER_FIELDS, Redactor
+from apilink.redaction import Redactor
 from apilink.storage.private_files import (
     PrivateLock,
     open_private_fd,
@@ -136,7 +136,7 @@ class AuditLog:
         self._key = key
         self._clock = clock
         self._lock = PrivateLock(str(self.path) + ".lock")
-        self.redactor = redactor or Redactor(set(), DEFAULT_FILTER_FIELDS)
+        self.redactor = redactor or Redactor(set())
         self.run_id = run_id
 
     def __repr__(self) -> str:
@@ -158,7 +158,7 @@ class AuditLog:
         *,
         env: Mapping[str, str] | None = None,
         secrets: Iterable[str] = (),
-        filter_fields: Iterable[str] = DEFAULT_FILTER_FIELDS,
+        filter_fields: Iterable[str] = (),
         **kwargs: Any,
     ) -> AuditLog:
         """The log at ``path`` with its key from ``APILINK_AUDIT_KEY`` or ``<log>.key``."""

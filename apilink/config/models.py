@@ -270,9 +270,8 @@ class LoggingConfig(_Model):
     audit_file: str | None = Field(
         None, description="Where audit lines go; defaults to `file`, or apilink_audit.log."
     )
-    filter_fields: list[str] = Field(
-        default_factory=lambda: ["password", "token", "secret", "api_key", "authorization"]
-    )
+    # On top of apilink.redaction.SECRET_KEY_WORDS, which always applies.
+    filter_fields: list[str] = Field(default_factory=list)
 
     @field_validator("level", mode="before")
     @classmethod

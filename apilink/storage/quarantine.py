@@ -24,12 +24,12 @@ from types import TracebackType
 from typing import IO, Any
 
 from apilink.config.models import SyncConfig
-from apilink.redaction import MASK, SECRET_KEY_WORDS, is_secret_name, secret_words
+from apilink.redaction import MASK, is_secret_name, secret_words
 from apilink.storage.private_files import open_private_fd
 from apilink.storage.state.store import default_state_dir, state_slug
 from apilink.validation.validator import Quarantined
 
-__all__ = ["SECRET_KEY_WORDS", "QuarantineWriter", "mask_record"]
+__all__ = ["QuarantineWriter", "mask_record"]
 
 _CREDENTIAL_SHAPED = re.compile(
     r"^\s*(?:bearer|basic|token)\s+\S+|^eyJ[\w-]+\.eyJ[\w-]+\.[\w-]*$", re.IGNORECASE
