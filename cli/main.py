@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from apilink.config import load_config
 from apilink.errors import AccessDenied, ApilinkError, ConfigError, PrefectUnreachable
 from apilink.rbac import Permission
+from apilink.run.summary import COUNTS
 from cli import audit, auth, credentials, dlq, ticket, users
 from cli import init as init_command
 from cli import schema as schema_command
@@ -172,7 +173,7 @@ def demo(
 
 
 def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
-    counts = {k: summary[k] for k in ("extracted", "valid", "quarantined", "loaded", "failed")}
+    counts = {k: summary[k] for k in COUNTS}
     if as_json:
         sys.stdout.write(json.dumps(counts) + "\n")
         return

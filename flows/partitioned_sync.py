@@ -38,12 +38,12 @@ from apilink.run.partitions import (
     partitioned_endpoints,
     plan_partitions,
 )
+from apilink.run.summary import COUNTS
 from flows.progress import artifact_key
 from tasks.rbac_guard import authorize_run
 from tasks.run_config import load_raw_config, load_run_config
 
 __all__ = [
-    "COUNTS",
     "DEFAULT_CHILD_DEPLOYMENT",
     "child_counts",
     "load_raw_config",
@@ -53,7 +53,6 @@ __all__ = [
 ]
 
 DEFAULT_CHILD_DEPLOYMENT = "api_sync/partition"
-COUNTS = ("extracted", "valid", "quarantined", "loaded", "failed")
 
 
 def summary_from_table(rows: list[dict[str, Any]]) -> dict[str, int]:
