@@ -24,7 +24,7 @@ from apilink.mapping.templates import Template
 from apilink.mapping.transformers import Transformer, resolve_transformer
 
 if TYPE_CHECKING:
-    from apilink.config.models import FieldMapping
+    from apilink.mapping.field_config import FieldMapping
 
 __all__ = ["RecordMapper"]
 
