@@ -33,7 +33,6 @@ from pydantic import BaseModel, SecretBytes, SecretStr
 from apilink.storage.private_files import open_private
 
 __all__ = [
-    "DEFAULT_FILTER_FIELDS",
     "MASK",
     "SECRET_KEY_WORDS",
     "RedactingFilter",
@@ -41,6 +40,7 @@ __all__ = [
     "Redactor",
     "install_redaction",
     "is_secret_name",
+    "is_secret_request_name",
     "open_log_file",
     "sanitize_url",
     "secret_forms",
@@ -49,17 +49,16 @@ __all__ = [
 ]
 
 MASK = "**********"
-DEFAULT_FILTER_FIELDS: tuple[str, ...] = (
+"""What every masked value becomes: in logs, URLs, reprs, dumps, quarantine and dead letters."""
+
+SECRET_KEY_WORDS: tuple[str, ...] = (
     "password",
+    "passwd",
     "token",
     "secret",
     "api_key",
     "apikey",
     "authorization",
-)
-SECRET_KEY_WORDS: tuple[str, ...] = (
-    *DEFAULT_FILTER_FIELDS,
-    "passwd",
     "credential",
     "private_key",
     "access_key",
@@ -71,8 +70,15 @@ SECRET_KEY_WORDS: tuple[str, ...] = (
     "cvv",
     "ssn",
 )
-"""Names of record fields that hold secrets (on top of a config's ``filter_fields``)."""
-_SECRET_PARAM_WORDS = (*DEFAULT_FILTER_FIELDS, "key", "sig", "signature", "code", "credential")
+"""The one list of words that make a name secret: a record field, a ``key=value`` in a log
+line, a query parameter, a header, a config key. A name is secret when it contains one (see
+:func:`is_secret_name`); a config's ``logging.filter_fields`` adds words, it never takes any
+away (:func:`secret_words`)."""
+
+_REQUEST_WORDS = ("key", "sig", "signature", "code", "auth")
+# Added for the names of query parameters and headers only: there they name an API key, a
+# signed URL's signature, an OAuth code or an X-Auth header; in a record they would mask
+# ordinary fields (zip_code, primary_key, author).
 _MIN_SECRET_LEN = 4
 _URL = re.compile(r"""https?://[^\s"'<>]+""")
 _AUTH_HEADER = re.compile(
@@ -141,13 +147,17 @@ def is_secret_name(name: str, words: Iterable[str]) -> bool:
     return any(word in lowered for word in words)
 
 
+def is_secret_request_name(name: str, filter_fields: Iterable[str] = ()) -> bool:
+    """Whether a query parameter or header ``name`` holds a secret: one of the words of
+    :func:`secret_words`, or ``key``, ``sig``, ``signature``, ``code`` or ``auth``."""
+    return is_secret_name(name, (*secret_words(filter_fields), *_REQUEST_WORDS))
+
+
 def sanitize_url(url: str, filter_fields: Iterable[str] = ()) -> str:
     """``url`` with a password in its userinfo and secret-named query values masked.
 
-    A query parameter counts as secret when its name contains ``key``, ``token``, ``secret``,
-    ``password``, ``sig``, ``code``, ``credential`` or one of ``filter_fields``.
+    A query parameter counts as secret by :func:`is_secret_request_name`.
     """
-    words = (*_SECRET_PARAM_WORDS, *(f.lower() for f in filter_fields))
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -160,7 +170,7 @@ def sanitize_url(url: str, filter_fields: Iterable[str] = ()) -> str:
     query = parts.query
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
-        masked = [(k, MASK if is_secret_name(k, words) else v) for k, v in pairs]
+        masked = [(k, MASK if is_secret_request_name(k, filter_fields) else v) for k, v in pairs]
         query = urlencode(masked, safe="*")
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
@@ -192,18 +202,19 @@ class Redactor:
 
     Args:
         secrets: values to mask wherever they appear (also URL-encoded).
-        filter_fields: field names whose values are masked (``password=...``,
-            ``"token": "..."``, ``'secret': ...``); a name matches when it contains one.
+        filter_fields: names whose values are masked (``password=...``, ``"token": "..."``,
+            ``'secret': ...``) on top of :data:`SECRET_KEY_WORDS`; a name matches when it
+            contains one.
     """
 
     secrets: set[str] = field(default_factory=set)
-    filter_fields: tuple[str, ...] = DEFAULT_FILTER_FIELDS
+    filter_fields: tuple[str, ...] = ()
     _patterns: list[re.Pattern[str]] = field(default_factory=list, init=False, repr=False)
     _needles: list[str] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.secrets = set(self.secrets)
-        self.filter_fields = tuple(f.lower() for f in self.filter_fields if f)
+        self.filter_fields = secret_words(self.filter_fields)
         self._compile()
 
     def __repr__(self) -> str:
@@ -222,7 +233,8 @@ class Redactor:
         self._needles = sorted(needles, key=len, reverse=True)
         self._patterns = []
         if self.filter_fields:
-            names = "|".join(re.escape(word) for word in self.filter_fields)
+            # secret_words spells "-" as "_"; a log line may spell it either way.
+            names = "|".join(re.escape(word).replace("_", "[-_]") for word in self.filter_fields)
             key = rf"[\w.-]*(?:{names})[\w.-]*"
             # "key": "value" / 'key': 'value' / "key": 123  (JSON and Python reprs)
             self._patterns.append(
@@ -332,7 +344,7 @@ class RedactionHandle:
 
 def install_redaction(
     secrets: Iterable[str],
-    filter_fields: Iterable[str] = DEFAULT_FILTER_FIELDS,
+    filter_fields: Iterable[str] = (),
     loggers: Iterable[str] = ("apilink", "httpx", "httpcore", "prefect"),
     *,
     extra_handlers: Iterable[logging.Handler] = (),

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr, model_validator
 
@@ -92,10 +91,7 @@ class SyncConfig(Block):
         """
         if self.config is not None:
             return dict(self.config)
-        try:
-            data = safe_load_bounded(self.config_yaml or "", source=self._source())
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{self._source()}: not valid YAML ({type(exc).__name__})") from None
+        data = safe_load_bounded(self.config_yaml or "", source=self._source())
         if not isinstance(data, dict):
             raise ConfigError(f"{self._source()}: a sync config is a mapping of keys")
         return data

@@ -14,10 +14,10 @@ from typing import Annotated
 
 import typer
 
-from apilink.audit import AuditKeyError, load_audit_key, read_events
+from apilink.audit import load_audit_key, read_events
 from apilink.audit.anchor import AnchorReport, chain_id, check_anchors
 from apilink.audit.log import chain_macs
-from apilink.errors import AccessDenied, AuditAnchorUnavailable, AuditTampered
+from apilink.errors import AccessDenied, AuditAnchorUnavailable, AuditKeyError, AuditTampered
 from apilink.rbac import Permission
 from cli.guard import require
 

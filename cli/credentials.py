@@ -23,14 +23,14 @@ from apilink.config.loader import load_config
 from apilink.credentials.base import CredentialStore
 from apilink.credentials.file_store import EncryptedFileStore
 from apilink.credentials.master_password import MASTER_PASSWORD_ENV, resolve_master_password
-from apilink.errors import ApilinkError, CredentialError
+from apilink.errors import ApilinkError, CredentialError, UsageProblem
 from apilink.rbac import Permission
+from apilink.redaction import MASK
 from cli.guard import require
 
 __all__ = ["NEW_MASTER_PASSWORD_ENV", "app"]
 
 NEW_MASTER_PASSWORD_ENV = "APILINK_NEW_MASTER_PASSWORD"
-_MASK = "********"
 
 app = typer.Typer(
     help="Store, read and rotate credentials (encrypted file or Vault/OpenBao).",
@@ -51,10 +51,6 @@ ConfigOption = Annotated[
 ]
 
 
-class _UsageProblem(CredentialError):
-    """A command line that cannot be run as given."""
-
-
 @contextmanager
 def _one_line_errors() -> Iterator[None]:
     """Turn our errors into one line on stderr and exit code 2 (no traceback)."""
@@ -72,7 +68,7 @@ def _prompt_password(label: str, env: str, *, confirm: bool = False) -> str:
         # getpass would fall back to an echoing read and print a Python warning.
         line = sys.stdin.readline().rstrip("\r\n")
         if not line:
-            raise _UsageProblem(
+            raise UsageProblem(
                 f"{label.lower()}: no terminal to ask it on and nothing on stdin; set {env}"
             )
         return line
@@ -83,10 +79,10 @@ def _prompt_password(label: str, env: str, *, confirm: bool = False) -> str:
 def _open(file: Path | None, config: Path | None, *, existing: bool = True) -> CredentialStore:
     """The store named by ``--file`` or ``--config``; ``existing``: its file must be there."""
     if (file is None) == (config is None):
-        raise _UsageProblem("name the store with exactly one of --file PATH or --config FILE")
+        raise UsageProblem("name the store with exactly one of --file PATH or --config FILE")
     require(Permission.MANAGE_CREDENTIALS, config_path=config)
     if file is not None and existing and not file.exists():
-        raise _UsageProblem(_no_file(file))
+        raise UsageProblem(_no_file(file))
     if file is not None:
         password = os.environ.get(MASTER_PASSWORD_ENV) or _prompt_password(
             "Master password", MASTER_PASSWORD_ENV
@@ -105,12 +101,12 @@ def _open(file: Path | None, config: Path | None, *, existing: bool = True) -> C
 
     store = open_configured_store(sync.credentials, sync.security, environ=environ)
     if store is None:
-        raise _UsageProblem(
+        raise UsageProblem(
             f"{config}: no credential store configured (add a `credentials:` section or "
             "`security.credential_storage_path`)"
         )
     if existing and isinstance(store, EncryptedFileStore) and not store.path.exists():
-        raise _UsageProblem(_no_file(store.path))
+        raise UsageProblem(_no_file(store.path))
     return store
 
 
@@ -126,7 +122,7 @@ def _parse_fields(pairs: list[str]) -> dict[str, Any]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise _UsageProblem(f"--field takes KEY=VALUE; got one without `=` (key {key!r})")
+            raise UsageProblem(f"--field takes KEY=VALUE; got one without `=` (key {key!r})")
         fields[key] = _number(value) if key == "expires_at" else value
     return fields
 
@@ -138,7 +134,7 @@ def _number(text: str) -> float | int:
         try:
             return float(text)
         except ValueError:
-            raise _UsageProblem("expires_at must be Unix seconds (a number)") from None
+            raise UsageProblem("expires_at must be Unix seconds (a number)") from None
 
 
 def _read_json(source: Path) -> dict[str, Any]:
@@ -146,9 +142,9 @@ def _read_json(source: Path) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _UsageProblem(f"{source}: not JSON (line {exc.lineno}, column {exc.colno})") from None
+        raise UsageProblem(f"{source}: not JSON (line {exc.lineno}, column {exc.colno})") from None
     if not isinstance(data, dict):
-        raise _UsageProblem(f"{source}: a credential is a JSON object of fields")
+        raise UsageProblem(f"{source}: a credential is a JSON object of fields")
     return data
 
 
@@ -169,7 +165,7 @@ def set_credential(
         entry: dict[str, Any] = _read_json(from_json) if from_json is not None else {}
         entry.update(_parse_fields(field or []))
         if not entry:
-            raise _UsageProblem("give the fields with --field KEY=VALUE or --from-json FILE")
+            raise UsageProblem("give the fields with --field KEY=VALUE or --from-json FILE")
         _open(file, config, existing=False).put(name, entry)
         typer.echo(f"stored {name} ({len(entry)} fields)")
 
@@ -187,7 +183,7 @@ def get_credential(
         entry = _open(file, config).get(name)
         if field is not None:
             if field not in entry:
-                raise _UsageProblem(
+                raise UsageProblem(
                     f"credential {name!r} has no field {field!r} "
                     f"(fields: {', '.join(sorted(entry)) or 'none'})"
                 )
@@ -200,7 +196,7 @@ def get_credential(
 def _shown(key: str, value: Any, reveal: bool) -> str:
     if reveal or key == "expires_at":
         return value if isinstance(value, str) else json.dumps(value)
-    return _MASK
+    return MASK
 
 
 @app.command("list")
@@ -232,7 +228,7 @@ def rotate_password(file: FileOption = None, config: ConfigOption = None) -> Non
     with _one_line_errors():
         store = _open(file, config)
         if not isinstance(store, EncryptedFileStore):
-            raise _UsageProblem("rotate-password applies to encrypted credential files only")
+            raise UsageProblem("rotate-password applies to encrypted credential files only")
         new = os.environ.get(NEW_MASTER_PASSWORD_ENV) or _prompt_password(
             "New master password", NEW_MASTER_PASSWORD_ENV, confirm=True
         )

@@ -25,8 +25,8 @@ from apilink.auth import build_auth
 from apilink.config.loader import load_config
 from apilink.config.models import SyncConfig
 from apilink.credentials.references import resolve_references
-from apilink.errors import AccessDenied, ApilinkError, ConfigError
-from apilink.mapping.mapper import MappingFailure, RecordMapper
+from apilink.errors import AccessDenied, ApilinkError, ConfigError, MappingFailure
+from apilink.mapping.mapper import RecordMapper
 from apilink.rbac import Permission
 from apilink.run.session import SyncSession
 from apilink.storage.dead_letter import DeadLetter, DeadLetterQueue, ReplayResult, replay

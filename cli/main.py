@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from apilink.config import load_config
 from apilink.errors import AccessDenied, ApilinkError, ConfigError, PrefectUnreachable
 from apilink.rbac import Permission
+from apilink.run.summary import COUNTS
 from cli import audit, auth, credentials, dlq, ticket, users
 from cli import init as init_command
 from cli import schema as schema_command
@@ -21,9 +22,6 @@ from cli.guard import require
 
 if TYPE_CHECKING:
     from cli.running import SyncOutcome
-
-# The five counts of a summary, in the order they are printed.
-COUNTS = ("extracted", "valid", "quarantined", "loaded", "failed")
 
 __all__ = ["app", "main"]
 

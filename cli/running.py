@@ -136,7 +136,8 @@ def leave_without_prefect(code: int) -> NoReturn:
 
 def _lost(url: str | None, exc: BaseException, run_id: str | None = None) -> SyncOutcome:
     """The counts and the one error of a run whose Prefect server went away."""
-    from flows.api_sync import SyncIncomplete, last_summary
+    from apilink.errors import SyncIncomplete
+    from flows.api_sync import last_summary
 
     summary = None
     seen: BaseException | None = exc
@@ -160,7 +161,8 @@ def run_sync_flow(**parameters: Any) -> SyncOutcome:
     quiet_prefect()
     from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
-    from flows.api_sync import SyncIncomplete, api_sync
+    from apilink.errors import SyncIncomplete
+    from flows.api_sync import api_sync
     from tasks.checkpoint import UNANSWERED
 
     _console_without_tracebacks()
@@ -191,7 +193,7 @@ def run_sync_flow(**parameters: Any) -> SyncOutcome:
 def _is_lost(exc: BaseException, state: Any) -> bool:
     """Whether the flow ended on the Prefect API not answering (or Prefect could not record
     its end: the run's state is not final)."""
-    from apilink.storage.state import StateError
+    from apilink.errors import StateError
     from tasks.checkpoint import UNANSWERED
 
     if not getattr(state, "is_final", lambda: True)():

@@ -20,7 +20,7 @@ from apilink.audit.settings import plain_log_path, run_audit_log
 from apilink.auth.token import OAuthToken
 from apilink.config import SyncConfig
 from apilink.config.models import MappingConfig
-from apilink.errors import ApilinkError, ConfigError, ValidationFailed
+from apilink.errors import ConfigError, StateError, SyncIncomplete, ValidationFailed
 from apilink.redaction import install_redaction, open_log_file, secret_values
 from apilink.run.gc_tuning import fewer_collections
 from apilink.run.loader import STOPS_THE_RUN, RunStopper
@@ -28,7 +28,7 @@ from apilink.run.session import MappingRun, SyncSession
 from apilink.run.summary import SyncSummary
 from apilink.storage.dead_letter import DeadLetterQueue
 from apilink.storage.quarantine import QuarantineWriter
-from apilink.storage.state import MappingStart, StateError, StateStore, SyncCheckpoint
+from apilink.storage.state import MappingStart, StateStore, SyncCheckpoint
 from apilink.storage.state.acknowledgement import CheckpointWriter, ChunkDeliveries
 from apilink.validation.ratio import InvalidRatioGuard
 from flows.progress import RunProgress
@@ -42,21 +42,7 @@ from tasks.rate_limit import rate_limited_transports
 from tasks.rbac_guard import authorize_run
 from tasks.run_config import load_run_config
 
-__all__ = ["SyncIncomplete", "api_sync", "last_summary", "select_mappings"]
-
-
-class SyncIncomplete(ApilinkError):
-    """Some records were not accepted by the target; the summary says how many."""
-
-    def __init__(self, summary: SyncSummary) -> None:
-        self.summary = summary
-        parts = []
-        if summary.failed:
-            parts.append(f"{summary.failed} of {summary.extracted} records were dead-lettered")
-            if summary.dead_letter_file:
-                parts[0] += f" (see `apilink dlq list`; file {summary.dead_letter_file})"
-        parts += summary.errors
-        super().__init__("; ".join(parts) + f" [{summary.balance()}]")
+__all__ = ["api_sync", "last_summary", "select_mappings"]
 
 
 def select_mappings(

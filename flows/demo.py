@@ -19,14 +19,10 @@ from prefect import flow
 from pydantic import Field
 
 from apilink.demo import demo_config_path, served_demo
-from apilink.errors import ApilinkError
+from apilink.errors import DemoIncomplete
 from flows.api_sync import api_sync
 
-__all__ = ["DemoIncomplete", "apilink_demo"]
-
-
-class DemoIncomplete(ApilinkError):
-    """The demo's target did not receive every valid user (a run that should never happen)."""
+__all__ = ["apilink_demo"]
 
 
 @flow(name="apilink_demo", log_prints=False, validate_parameters=True)

@@ -29,7 +29,7 @@ from prefect.context import FlowRunContext
 from prefect.deployments import arun_deployment
 from pydantic import SecretStr
 
-from apilink.errors import ApilinkError
+from apilink.errors import PartitionsFailed
 from apilink.rbac.approval import config_digest, issue_child_proof
 from apilink.rbac.worker_key import load_worker_key
 from apilink.run.partitions import (
@@ -38,14 +38,13 @@ from apilink.run.partitions import (
     partitioned_endpoints,
     plan_partitions,
 )
+from apilink.run.summary import COUNTS
 from flows.progress import artifact_key
 from tasks.rbac_guard import authorize_run
 from tasks.run_config import load_raw_config, load_run_config
 
 __all__ = [
-    "COUNTS",
     "DEFAULT_CHILD_DEPLOYMENT",
-    "PartitionsFailed",
     "child_counts",
     "load_raw_config",
     "partitioned_sync",
@@ -54,16 +53,6 @@ __all__ = [
 ]
 
 DEFAULT_CHILD_DEPLOYMENT = "api_sync/partition"
-COUNTS = ("extracted", "valid", "quarantined", "loaded", "failed")
-
-
-class PartitionsFailed(ApilinkError):
-    """One or more child runs did not complete; ``summary`` holds what the others did."""
-
-    def __init__(self, failed: list[str], summary: dict[str, Any]) -> None:
-        self.failed = failed
-        self.summary = summary
-        super().__init__(f"{len(failed)} partition(s) did not complete: {', '.join(failed)}")
 
 
 def summary_from_table(rows: list[dict[str, Any]]) -> dict[str, int]:

@@ -22,13 +22,8 @@ from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL
 
 from apilink.config.models import SyncConfig
-from apilink.storage.state import (
-    FileStateStore,
-    StateError,
-    StateStore,
-    default_state_dir,
-    state_slug,
-)
+from apilink.errors import StateError
+from apilink.storage.state import FileStateStore, StateStore, default_state_dir, state_slug
 
 __all__ = [
     "STORE_ENV",

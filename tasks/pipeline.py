@@ -22,8 +22,8 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
-from apilink.errors import ValidationFailed
-from apilink.mapping.mapper import MappingFailure, RecordMapper
+from apilink.errors import MappingFailure, ValidationFailed
+from apilink.mapping.mapper import RecordMapper
 from apilink.run.loader import STOPS_THE_RUN, Loader, LoadResult, RunStopper
 from apilink.run.reader import PageReader
 from apilink.run.session import MappingRun

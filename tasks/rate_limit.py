@@ -15,13 +15,8 @@ from prefect.exceptions import ObjectAlreadyExists
 from prefect.settings import PREFECT_API_URL
 
 from apilink.config.models import ConnectionConfig, SyncConfig
-from apilink.http.rate_limit import (
-    RateLimitConfig,
-    RequestLimiter,
-    TokenBucket,
-    limit_name,
-    rate_limited_transport,
-)
+from apilink.http.rate_limit import RequestLimiter, TokenBucket, limit_name, rate_limited_transport
+from apilink.http.rate_limit_config import RateLimitConfig
 
 __all__ = [
     "GlobalRateLimiter",

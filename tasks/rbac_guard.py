@@ -32,8 +32,8 @@ from pydantic import SecretStr
 from apilink.audit import AuditLog, AuditSink
 from apilink.audit.settings import DenialAudit
 from apilink.config.models import SecurityConfig
-from apilink.errors import AccessDenied, ProofRejected
-from apilink.rbac import ANONYMOUS, AccessControl, Permission, User, UserNotFound
+from apilink.errors import AccessDenied, ProofRejected, UserNotFound
+from apilink.rbac import ANONYMOUS, AccessControl, Permission, User
 from apilink.rbac.approval import consume_ticket, verify_approval, verify_child_proof, verify_ticket
 from apilink.rbac.policy import WorkerPolicy, refuse_caller_security
 from apilink.rbac.worker_key import require_worker_key

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from apilink.config import SyncConfig, build_config
 from apilink.config.bounds import safe_load_bounded
 from apilink.errors import ConfigError
@@ -68,8 +66,6 @@ async def _load(
         raw = safe_load_bounded(Path(config_path).read_text(encoding="utf-8"), source=config_path)
     except FileNotFoundError:
         raise ConfigError(f"{config_path}: no such config file", source=config_path) from None
-    except yaml.YAMLError:
-        raise ConfigError(f"{config_path}: not valid YAML", source=config_path) from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{config_path}: a sync config is a mapping", source=config_path)
     return raw, config_path, ConfigOrigin.WORKER_FILE, None

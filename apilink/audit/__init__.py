@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apilink.audit.key import AUDIT_KEY_ENV, AuditKeyError, key_path_for, load_audit_key
+from apilink.audit.key import AUDIT_KEY_ENV, key_path_for, load_audit_key
 from apilink.audit.log import GENESIS, AuditLog, AuditSink, head_path_for, read_events, verify
 from apilink.audit.settings import (
     DEFAULT_AUDIT_FILE,
@@ -10,6 +10,7 @@ from apilink.audit.settings import (
     open_audit_log,
     plain_log_path,
 )
+from apilink.errors import AuditKeyError
 
 __all__ = [
     "AUDIT_KEY_ENV",

@@ -14,17 +14,13 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
-from apilink.errors import ApilinkError
+from apilink.errors import AuditKeyError
 from apilink.storage.private_files import PrivateLock, open_private_fd
 
-__all__ = ["AUDIT_KEY_ENV", "AuditKeyError", "key_path_for", "load_audit_key"]
+__all__ = ["AUDIT_KEY_ENV", "key_path_for", "load_audit_key"]
 
 AUDIT_KEY_ENV = "APILINK_AUDIT_KEY"
 _MIN_ENV_KEY = 32
-
-
-class AuditKeyError(ApilinkError, ValueError):
-    """The audit key is missing (when it may not be created) or too short."""
 
 
 def key_path_for(log_path: str | os.PathLike[str]) -> Path:

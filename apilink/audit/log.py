@@ -27,7 +27,6 @@ import hashlib
 import hmac
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,9 +34,13 @@ from typing import Any, Protocol
 
 from apilink.audit.anchor import Anchor, anchor_for, chain_id
 from apilink.audit.key import load_audit_key
-from apilink.errors import AuditTampered
-from apilink.redaction import DEFAULT_FILTER_FIELDS, Redactor
-from apilink.storage.private_files import PrivateLock, check_replaceable, open_private_fd
+from apilink.errors import AuditTampered, DuplicateKey
+from apilink.redaction import Redactor
+from apilink.storage.private_files import (
+    PrivateLock,
+    open_private_fd,
+    write_atomically,
+)
 
 __all__ = [
     "GENESIS",
@@ -87,10 +90,6 @@ def _head_mac(key: bytes, count: int, mac: str) -> str:
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
-class DuplicateKey(ValueError):
-    """A JSON object names the same key twice."""
-
-
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for key, value in pairs:
@@ -137,7 +136,7 @@ class AuditLog:
         self._key = key
         self._clock = clock
         self._lock = PrivateLock(str(self.path) + ".lock")
-        self.redactor = redactor or Redactor(set(), DEFAULT_FILTER_FIELDS)
+        self.redactor = redactor or Redactor(set())
         self.run_id = run_id
 
     def __repr__(self) -> str:
@@ -159,7 +158,7 @@ class AuditLog:
         *,
         env: Mapping[str, str] | None = None,
         secrets: Iterable[str] = (),
-        filter_fields: Iterable[str] = DEFAULT_FILTER_FIELDS,
+        filter_fields: Iterable[str] = (),
         **kwargs: Any,
     ) -> AuditLog:
         """The log at ``path`` with its key from ``APILINK_AUDIT_KEY`` or ``<log>.key``."""
@@ -231,18 +230,7 @@ class AuditLog:
     def _write_head(self, count: int, mac: str) -> None:
         head = head_path_for(self.path)
         payload = {"count": count, "mac": mac, "head_mac": _head_mac(self._key, count, mac)}
-        fd, tmp = tempfile.mkstemp(dir=head.parent, prefix=head.name, suffix=".tmp")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="ascii") as handle:
-                json.dump(payload, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            check_replaceable(head)
-            os.replace(tmp, head)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(head, json.dumps(payload).encode("ascii"))
 
 
 def _last_line(path: Path) -> str | None:

@@ -20,7 +20,7 @@ import httpx
 
 from apilink.auth.oauth import ClientCredentialsAuth, OAuth2TokenAuth, StoredTokenAuth
 from apilink.auth.static import ApiKeyAuth, BasicAuth, BearerAuth
-from apilink.auth.token import OAuthToken, TokenEndpointError
+from apilink.auth.token import OAuthToken
 from apilink.config.auth import (
     ApiKeyAuthConfig,
     AuthConfig,
@@ -31,6 +31,7 @@ from apilink.config.auth import (
     OAuth2PKCEConfig,
 )
 from apilink.credentials.base import CredentialStore
+from apilink.errors import TokenEndpointError
 
 __all__ = [
     "ApiKeyAuth",

@@ -13,15 +13,14 @@ import httpx
 
 from apilink.auth.token import build_token_request, read_json_object, token_endpoint_error
 from apilink.config.auth import OAuth2DeviceFlowConfig
-from apilink.errors import AuthError, TokenResponseError
+from apilink.errors import DeviceFlowExpired, TokenResponseError
+from apilink.redaction import MASK
 
 __all__ = [
     "DEFAULT_INTERVAL",
     "DEVICE_CODE_GRANT_TYPE",
     "SLOW_DOWN_STEP",
     "DeviceAuthorization",
-    "DeviceFlowDenied",
-    "DeviceFlowExpired",
     "device_authorization_request",
     "device_code_grant",
     "parse_device_authorization",
@@ -30,14 +29,6 @@ __all__ = [
 DEVICE_CODE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
 DEFAULT_INTERVAL = 5.0
 SLOW_DOWN_STEP = 5.0
-
-
-class DeviceFlowDenied(AuthError):
-    """The person refused the authorization (``access_denied``)."""
-
-
-class DeviceFlowExpired(AuthError):
-    """The device code expired before the person approved (``expired_token`` or deadline)."""
 
 
 @dataclass
@@ -84,7 +75,7 @@ class DeviceAuthorization:
 
     def __repr__(self) -> str:
         return (
-            f"DeviceAuthorization(device_code='**********', user_code={self.user_code!r}, "
+            f"DeviceAuthorization(device_code={MASK!r}, user_code={self.user_code!r}, "
             f"verification_uri={self.verification_uri!r}, interval={self.interval!r}, "
             f"expires_at={self.expires_at!r})"
         )

@@ -20,20 +20,14 @@ from collections.abc import AsyncGenerator, Callable, Generator
 
 import httpx
 
-from apilink.auth.token import (
-    OAuth2Config,
-    OAuthToken,
-    TokenEndpointError,
-    build_token_request,
-    parse_token_response,
-)
+from apilink.auth.token import OAuth2Config, OAuthToken, build_token_request, parse_token_response
 from apilink.config.auth import (
     OAuth2ClientCredentialsConfig,
     OAuth2DeviceFlowConfig,
     OAuth2PKCEConfig,
 )
 from apilink.credentials.base import CredentialStore
-from apilink.errors import AuthError, CredentialError, ReauthorizationRequired
+from apilink.errors import AuthError, CredentialError, ReauthorizationRequired, TokenEndpointError
 
 __all__ = [
     "ClientCredentialsAuth",

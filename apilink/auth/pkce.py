@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from apilink.config.auth import OAuth2PKCEConfig
-from apilink.errors import AuthError
+from apilink.errors import AuthError, StateMismatch
+from apilink.redaction import MASK
 
 __all__ = [
     "PKCESession",
-    "StateMismatch",
     "authorization_code_grant",
     "authorization_url",
     "code_challenge_s256",
@@ -28,10 +28,6 @@ __all__ = [
 ]
 
 _UNRESERVED = string.ascii_letters + string.digits + "-._~"
-
-
-class StateMismatch(AuthError):
-    """The ``state`` that came back with the code is not the one sent (RFC 6749 10.12)."""
 
 
 def generate_code_verifier(length: int = 64) -> str:
@@ -68,7 +64,7 @@ class PKCESession:
             )
 
     def __repr__(self) -> str:
-        return "PKCESession(verifier='**********', state='**********')"
+        return f"PKCESession(verifier={MASK!r}, state={MASK!r})"
 
 
 def authorization_url(config: OAuth2PKCEConfig, session: PKCESession) -> str:

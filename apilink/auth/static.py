@@ -8,6 +8,7 @@ from collections.abc import Generator
 import httpx
 
 from apilink.config.auth import ApiKeyAuthConfig, BasicAuthConfig, BearerAuthConfig
+from apilink.redaction import MASK
 
 __all__ = ["ApiKeyAuth", "BasicAuth", "BearerAuth"]
 
@@ -29,7 +30,7 @@ class ApiKeyAuth(httpx.Auth):
         yield request
 
     def __repr__(self) -> str:
-        return f"ApiKeyAuth(in={self._in!r}, name={self._name!r}, key='**********')"
+        return f"ApiKeyAuth(in={self._in!r}, name={self._name!r}, key={MASK!r})"
 
 
 class BearerAuth(httpx.Auth):
@@ -43,7 +44,7 @@ class BearerAuth(httpx.Auth):
         yield request
 
     def __repr__(self) -> str:
-        return "BearerAuth(token='**********')"
+        return f"BearerAuth(token={MASK!r})"
 
 
 class BasicAuth(httpx.Auth):
@@ -59,4 +60,4 @@ class BasicAuth(httpx.Auth):
         yield request
 
     def __repr__(self) -> str:
-        return f"BasicAuth(username={self._username!r}, password='**********')"
+        return f"BasicAuth(username={self._username!r}, password={MASK!r})"

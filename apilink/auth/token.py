@@ -21,13 +21,13 @@ from apilink.config.auth import (
     OAuth2DeviceFlowConfig,
     OAuth2PKCEConfig,
 )
-from apilink.errors import AuthError, TokenResponseError
+from apilink.errors import TokenEndpointError, TokenResponseError
+from apilink.redaction import MASK
 
 __all__ = [
     "STANDARD_ERROR_CODES",
     "OAuth2Config",
     "OAuthToken",
-    "TokenEndpointError",
     "build_token_request",
     "parse_token_response",
     "read_json_object",
@@ -55,20 +55,6 @@ STANDARD_ERROR_CODES = frozenset(
 )
 """Error codes of RFC 6749 section 5.2 and RFC 8628 section 3.5; any other code is reported
 as ``"unknown"`` so that a server cannot smuggle text into our messages."""
-
-
-class TokenEndpointError(AuthError):
-    """The token endpoint answered with a standard OAuth error.
-
-    Attributes:
-        error: the error code (one of ``STANDARD_ERROR_CODES``, or ``"unknown"``).
-        status_code: the HTTP status of the answer.
-    """
-
-    def __init__(self, message: str, *, error: str, status_code: int) -> None:
-        self.error = error
-        self.status_code = status_code
-        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -151,9 +137,9 @@ class OAuthToken:
         )
 
     def __repr__(self) -> str:
-        refresh = "'**********'" if self.refresh_token else "None"
+        refresh = repr(MASK) if self.refresh_token else "None"
         return (
-            f"OAuthToken(access_token='**********', token_type={self.token_type!r}, "
+            f"OAuthToken(access_token={MASK!r}, token_type={self.token_type!r}, "
             f"expires_at={self.expires_at!r}, refresh_token={refresh}, scope={self.scope!r})"
         )
 
@@ -199,10 +185,15 @@ def parse_token_response(response: httpx.Response, *, now: float) -> OAuthToken:
         raise token_endpoint_error(response, payload)
     access_token = payload.get("access_token")
     if not isinstance(access_token, str) or not access_token:
-        raise TokenResponseError(f"{_where(response)} answered without an access_token")
+        raise TokenResponseError(
+            f"{_where(response)} answered without an access_token", status=response.status_code
+        )
     token_type = payload.get("token_type")
     if not isinstance(token_type, str) or token_type.lower() != "bearer":
-        raise TokenResponseError(f"{_where(response)} answered with a token_type other than Bearer")
+        raise TokenResponseError(
+            f"{_where(response)} answered with a token_type other than Bearer",
+            status=response.status_code,
+        )
     expires_in = payload.get("expires_in")
     expires_at: float | None = None
     if expires_in is not None:
@@ -211,7 +202,10 @@ def parse_token_response(response: httpx.Response, *, now: float) -> OAuthToken:
         except (TypeError, ValueError):
             seconds = math.nan
         if not math.isfinite(seconds):
-            raise TokenResponseError(f"{_where(response)} sent an expires_in that is not a number")
+            raise TokenResponseError(
+                f"{_where(response)} sent an expires_in that is not a number",
+                status=response.status_code,
+            )
         expires_at = now + seconds
     refresh_token = payload.get("refresh_token")
     scope = payload.get("scope")
@@ -231,18 +225,21 @@ def read_json_object(response: httpx.Response) -> dict[str, Any]:
     if not (content_type == "application/json" or content_type.endswith("+json")):
         raise TokenResponseError(
             f"{_where(response)} answered HTTP {response.status_code} with "
-            f"{content_type or 'no content type'!s} instead of JSON"
+            f"{content_type or 'no content type'!s} instead of JSON",
+            status=response.status_code,
         )
     try:
         payload = json.loads(response.content)
     except (ValueError, UnicodeDecodeError):
         raise TokenResponseError(
-            f"{_where(response)} answered HTTP {response.status_code} with invalid JSON"
+            f"{_where(response)} answered HTTP {response.status_code} with invalid JSON",
+            status=response.status_code,
         ) from None
     if not isinstance(payload, dict):
         raise TokenResponseError(
             f"{_where(response)} answered HTTP {response.status_code} with JSON "
-            "that is not an object"
+            "that is not an object",
+            status=response.status_code,
         )
     return payload
 

@@ -26,8 +26,6 @@ from pydantic import TypeAdapter
 from apilink.auth.device import (
     DEFAULT_INTERVAL,
     DeviceAuthorization,
-    DeviceFlowDenied,
-    DeviceFlowExpired,
     device_authorization_request,
     device_code_grant,
     parse_device_authorization,
@@ -39,18 +37,14 @@ from apilink.auth.pkce import (
     authorization_url,
     parse_redirect,
 )
-from apilink.auth.token import (
-    OAuthToken,
-    TokenEndpointError,
-    build_token_request,
-    parse_token_response,
-)
+from apilink.auth.token import OAuthToken, build_token_request, parse_token_response
 from apilink.config.auth import AuthConfig, OAuth2DeviceFlowConfig, OAuth2PKCEConfig
 from apilink.config.models import TimeoutConfig
 from apilink.credentials.base import CredentialStore
-from apilink.errors import AuthError
+from apilink.errors import AuthError, DeviceFlowDenied, DeviceFlowExpired, TokenEndpointError
 from apilink.http.clients import login_urls, send_token_request, token_client
 from apilink.http.origin import check_url
+from apilink.redaction import MASK
 
 __all__ = ["AuthManager", "OAuth2DeviceFlow", "OAuth2PKCE"]
 
@@ -89,7 +83,7 @@ class OAuth2PKCE(_Interactive):
         return (
             f"OAuth2PKCE(client_id={self.config.client_id!r}, "
             f"storage_key={self.config.storage_key!r}, pending={self.session is not None}, "
-            f"token={'**********' if self.token else None})"
+            f"token={MASK if self.token else None})"
         )
 
 
@@ -126,7 +120,7 @@ class OAuth2DeviceFlow(_Interactive):
         return (
             f"OAuth2DeviceFlow(client_id={self.config.client_id!r}, "
             f"storage_key={self.config.storage_key!r}, user_code={self.user_code!r}, "
-            f"token={'**********' if self.token else None})"
+            f"token={MASK if self.token else None})"
         )
 
 

@@ -21,7 +21,6 @@ from apilink.config.loader import build_config, expand_env, load_config, parse_c
 from apilink.config.models import (
     ConnectionConfig,
     EndpointConfig,
-    FieldMapping,
     IncrementalConfig,
     LoggingConfig,
     MappingConfig,
@@ -30,8 +29,9 @@ from apilink.config.models import (
     SyncConfig,
     TimeoutConfig,
     UserConfig,
-    ValidationRules,
 )
+from apilink.mapping.field_config import FieldMapping
+from apilink.validation.rules_config import ValidationRules
 
 __all__ = [
     "ApiKeyAuthConfig",

@@ -7,7 +7,9 @@ but every walk over it (``${VAR}`` expansion, validation) pays for each copy. So
 bounded before parsing, the YAML events are counted while parsing (aliases among them), and the
 parsed tree is walked once, as a walker would see it, stopping at the first limit passed.
 
-PyYAML has no such limits of its own, hence this module.
+PyYAML has no such limits of its own, hence this module. :func:`safe_load_bounded` is the one
+way apilink reads YAML (configs from files, blocks and flow runs, OpenAPI documents), so every
+reader gets the same limits and the same error, naming the line and column.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import yaml
 
 from apilink.errors import ConfigError
 
-__all__ = ["ConfigLimits", "check_text", "check_tree", "safe_load_bounded"]
+__all__ = ["ConfigLimits", "check_text", "check_tree", "safe_load_bounded", "yaml_problem"]
 
 
 @dataclass(frozen=True)
@@ -64,18 +66,36 @@ def safe_load_bounded(text: str, *, source: str, limits: ConfigLimits = DEFAULT_
     """``yaml.safe_load`` with the text, aliases, nodes and nesting bounded.
 
     Raises:
-        ConfigError: a limit was passed (the limit is named).
-        yaml.YAMLError: the text is not valid YAML.
+        ConfigError: a limit was passed (the limit is named), or the text is not valid YAML
+            (``"<source>: not valid YAML: <problem> at line L, column C"``; the text itself
+            is never quoted, it may hold a secret).
     """
     check_text(text, source=source, limits=limits)
-    aliases = sum(1 for event in yaml.parse(text) if isinstance(event, yaml.AliasEvent))
-    if aliases > limits.max_aliases:
-        raise _refuse(
-            source, f"it uses {aliases:,} YAML aliases; the limit is {limits.max_aliases:,}"
-        )
-    data = yaml.safe_load(text)
+    try:
+        aliases = sum(1 for event in yaml.parse(text) if isinstance(event, yaml.AliasEvent))
+        if aliases > limits.max_aliases:
+            raise _refuse(
+                source, f"it uses {aliases:,} YAML aliases; the limit is {limits.max_aliases:,}"
+            )
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        problem = yaml_problem(exc)
+        raise ConfigError(
+            f"{source}: not valid YAML: {problem}", source=source, problems=[problem]
+        ) from None
     check_tree(data, source=source, limits=limits)
     return data
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """What is wrong and where: ``"<problem> at line L, column C"`` (1-based)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if isinstance(exc, yaml.constructor.ConstructorError):
+        problem = f"{problem} (tags that build Python objects are never loaded)"
+    if mark is not None:
+        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    return str(problem)
 
 
 def check_tree(data: Any, *, source: str, limits: ConfigLimits = DEFAULT_LIMITS) -> None:

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any, get_args, get_origin
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from apilink.config.bounds import check_tree, safe_load_bounded
@@ -132,11 +131,7 @@ def parse_config(
 
     The text is bounded first (size, aliases, nodes, nesting: :mod:`apilink.config.bounds`).
     """
-    try:
-        raw = safe_load_bounded(text, source=source)
-    except yaml.YAMLError as exc:
-        message = f"{source}: not valid YAML: {_yaml_problem(exc)}"
-        raise ConfigError(message, source=source) from None
+    raw = safe_load_bounded(text, source=source)
     return build_config(raw, source=source, env=env)
 
 
@@ -171,16 +166,6 @@ def build_config(
         raise ConfigError(message, source=source, problems=problems) from None
     remember_secrets(config, found)
     return config
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    if isinstance(exc, yaml.constructor.ConstructorError):
-        problem = f"{problem} (tags that build Python objects are never loaded)"
-    if mark is not None:
-        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
-    return str(problem)
 
 
 def _join(path: str, key: Any) -> str:

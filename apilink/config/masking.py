@@ -13,9 +13,9 @@ from typing import Any, Self
 
 from pydantic import BaseModel, PrivateAttr
 
-__all__ = ["MASKED", "SecretBearing", "nested_secrets", "revealed_dump"]
+from apilink.redaction import MASK
 
-MASKED = "**********"
+__all__ = ["SecretBearing", "nested_secrets", "revealed_dump"]
 
 
 class SecretBearing(BaseModel):
@@ -78,7 +78,7 @@ def _mask(value: Any, secrets: frozenset[str]) -> Any:
         return value
     if isinstance(value, str):
         for secret in sorted(secrets, key=len, reverse=True):
-            value = value.replace(secret, MASKED)
+            value = value.replace(secret, MASK)
         return value
     if isinstance(value, dict):
         return {k: _mask(v, secrets) for k, v in value.items()}

@@ -21,19 +21,15 @@ from apilink.config.auth import AuthConfig
 from apilink.config.credentials import CredentialStoreConfig
 from apilink.config.masking import SecretBearing
 from apilink.http.origin import insecure_url_problem, normalize_url
-from apilink.http.rate_limit import RateLimitConfig
-from apilink.mapping.conditions import FieldCondition
-from apilink.mapping.paths import parse_path
-from apilink.mapping.templates import Template
-from apilink.mapping.transformers import resolve_transformer
+from apilink.http.rate_limit_config import RateLimitConfig
+from apilink.mapping.field_config import FieldMapping
 from apilink.pagination import PaginatorOptions, parse_pagination
-from apilink.run.partitions import PartitionsConfig
-from apilink.validation.spec import FieldRule
+from apilink.run.partitions_config import PartitionsConfig
+from apilink.validation.rules_config import ValidationRules
 
 __all__ = [
     "ConnectionConfig",
     "EndpointConfig",
-    "FieldMapping",
     "IncrementalConfig",
     "LoggingConfig",
     "MappingConfig",
@@ -42,7 +38,6 @@ __all__ = [
     "SyncConfig",
     "TimeoutConfig",
     "UserConfig",
-    "ValidationRules",
 ]
 
 
@@ -178,84 +173,6 @@ class ConnectionConfig(SecretBearing, _Model):
         return self
 
 
-class FieldMapping(_Model):
-    """One target field: from a source path, a constant ``value``, a ``template`` over source
-    paths, or a ``default``; mapped only when its ``condition`` (if any) holds."""
-
-    source: str | None = None
-    target: str
-    transform: list[str] = Field(default_factory=list)
-    default: Any = None
-    value: Any = None
-    template: str | None = Field(None, description='"{profile.first} {profile.last}"')
-    condition: FieldCondition | None = None
-
-    @field_validator("template")
-    @classmethod
-    def _template(cls, value: str | None) -> str | None:
-        if value is not None:
-            Template(value)
-        return value
-
-    @field_validator("transform", mode="before")
-    @classmethod
-    def _transform_list(cls, value: Any) -> Any:
-        if value is None:
-            return []
-        if isinstance(value, str):
-            return [value]
-        return value
-
-    @field_validator("transform")
-    @classmethod
-    def _known_transformers(cls, names: list[str]) -> list[str]:
-        for name in names:
-            resolve_transformer(name)
-        return names
-
-    @field_validator("source", "target")
-    @classmethod
-    def _path(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_path(value)
-        return value
-
-    @model_validator(mode="after")
-    def _has_origin(self) -> FieldMapping:
-        origins = [
-            name for name in ("source", "value", "template") if getattr(self, name) is not None
-        ]
-        if len(origins) > 1:
-            raise ValueError(f"a field takes one of `source`, `value`, `template`; got {origins}")
-        if not origins and self.default is None:
-            raise ValueError("a field needs `source`, `value`, `template` or `default`")
-        return self
-
-
-class ValidationRules(_Model):
-    """Rules every record must meet before it is mapped; failing rows are quarantined."""
-
-    required_fields: list[str] = Field(default_factory=list)
-    email_fields: list[str] = Field(default_factory=list)
-    max_invalid_ratio: float | None = Field(None, ge=0, le=1)
-    rules: list[FieldRule] = Field(
-        default_factory=list, description="Per-field checks: regex, in_set, range, unique..."
-    )
-    engine: Literal["python", "great_expectations"] = Field(
-        "python",
-        description=(
-            "Who evaluates the rules: `python` (default; each rule checked as its Great "
-            "Expectations expectation defines it) or `great_expectations` (GX runs the suite "
-            "on a pandas frame of each chunk). Same records quarantined, same reasons; GX adds "
-            "seconds of start-up, ~180 MB and ~40 ms per chunk."
-        ),
-    )
-
-    @property
-    def is_empty(self) -> bool:
-        return not (self.required_fields or self.email_fields or self.rules)
-
-
 class MappingConfig(_Model):
     """Records of one source endpoint, reshaped for one target endpoint."""
 
@@ -272,9 +189,8 @@ class LoggingConfig(_Model):
     audit_file: str | None = Field(
         None, description="Where audit lines go; defaults to `file`, or apilink_audit.log."
     )
-    filter_fields: list[str] = Field(
-        default_factory=lambda: ["password", "token", "secret", "api_key", "authorization"]
-    )
+    # On top of apilink.redaction.SECRET_KEY_WORDS, which always applies.
+    filter_fields: list[str] = Field(default_factory=list)
 
     @field_validator("level", mode="before")
     @classmethod

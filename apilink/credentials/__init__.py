@@ -8,7 +8,8 @@ from apilink.credentials.kdf import KdfParams
 from apilink.credentials.master_password import MASTER_PASSWORD_ENV, resolve_master_password
 from apilink.credentials.opening import BlockLoader, open_store
 from apilink.credentials.references import SecretReference, parse_reference, resolve_references
-from apilink.credentials.vault import VaultCredentialNotFound, VaultStore
+from apilink.credentials.vault import VaultStore
+from apilink.errors import VaultCredentialNotFound
 
 __all__ = [
     "MASTER_PASSWORD_ENV",

@@ -40,7 +40,13 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 
 from apilink.config.credentials import AwsSecretsManagerConfig
 from apilink.credentials.file_store import check_entry
-from apilink.errors import CredentialError, CredentialExpired, CredentialNotFound
+from apilink.errors import (
+    AwsSecretDenied,
+    AwsSecretNotFound,
+    AwsSecretsManagerError,
+    AwsSecretThrottled,
+    CredentialExpired,
+)
 
 __all__ = [
     "PLAIN_FIELD",
@@ -66,22 +72,6 @@ _DENIED = {
 }
 _THROTTLED = {"ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"}
 _DELETE_RECOVERY_DAYS = 7  # AWS's shortest recovery window
-
-
-class AwsSecretsManagerError(CredentialError):
-    """AWS Secrets Manager answered with an error, or could not be reached."""
-
-
-class AwsSecretNotFound(AwsSecretsManagerError, CredentialNotFound):
-    """No secret (or no such version) under the name asked for."""
-
-
-class AwsSecretDenied(AwsSecretsManagerError):
-    """The AWS identity may not do this, or its credentials are not valid."""
-
-
-class AwsSecretThrottled(AwsSecretsManagerError):
-    """Still throttled after every retry botocore makes."""
 
 
 class AwsSecretsManagerStore:

@@ -12,7 +12,6 @@ import builtins
 import json
 import math
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -36,7 +35,7 @@ from apilink.errors import (
     CredentialFileError,
     CredentialNotFound,
 )
-from apilink.storage.private_files import PrivateLock, check_replaceable
+from apilink.storage.private_files import PrivateLock, write_atomically
 
 __all__ = ["EncryptedFileStore", "check_entry"]
 
@@ -203,20 +202,7 @@ class EncryptedFileStore:
     def _write(self, entries: _Entries, password: SecretStr) -> None:
         derive, derived = self._deriver(password)
         data = seal_body(entries, self._params, derive, random_bytes=self._random_bytes)
-        folder = self._path.parent
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{self._path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o600)
-            check_replaceable(self._path)
-            os.replace(tmp, self._path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_folder(folder)
+        write_atomically(self._path, data)
         self._remember(derived)
 
 
@@ -249,17 +235,3 @@ def check_entry(name: str, entry: Mapping[str, Any]) -> dict[str, Any]:
     ):
         raise CredentialError(f"credential {name!r}: `expires_at` must be Unix seconds (a number)")
     return clean
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); best effort where folders cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -27,18 +27,19 @@ import requests
 from apilink.config.credentials import VaultAppRoleAuth, VaultStoreConfig
 from apilink.credentials.file_store import check_entry
 from apilink.errors import (
+    BodyOverLimit,
     CredentialExpired,
-    CredentialNotFound,
+    SlowBody,
+    VaultCredentialNotFound,
     VaultError,
     VaultForbidden,
     VaultPathNotFound,
     VaultSealed,
     VaultUnreachable,
 )
-from apilink.http.body_limit import BodyOverLimit, SlowBody
 from apilink.http.clients import vault_session
 
-__all__ = ["VaultCredentialNotFound", "VaultStore"]
+__all__ = ["VaultStore"]
 
 _T = TypeVar("_T")
 _RETRYABLE = (
@@ -48,10 +49,6 @@ _RETRYABLE = (
     hvac_errors.RateLimitExceeded,
 )
 _CONNECTION = (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
-
-
-class VaultCredentialNotFound(VaultPathNotFound, CredentialNotFound):
-    """Nothing at the entry's path: both a ``VaultPathNotFound`` and a ``CredentialNotFound``."""
 
 
 class VaultStore:
@@ -259,6 +256,7 @@ class VaultStore:
     def _request(self, action: str, path: str, request: Callable[[], _T]) -> _T:
         """Run ``request``, retrying connection errors and 5xx; map failures to ours."""
         where = self._where(path)
+        kv_path = f"{self._config.mount_point}/{path}"
         attempts = self._config.max_attempts
         for attempt in range(1, attempts + 1):
             try:
@@ -267,44 +265,57 @@ class VaultStore:
                 if attempt == attempts:
                     raise VaultUnreachable(
                         f"Vault at {self._config.url} is unreachable (tried {attempts} times "
-                        f"to {action} {self._config.mount_point}/{path})"
+                        f"to {action} {self._config.mount_point}/{path})",
+                        path=kv_path,
                     ) from None
             except BodyOverLimit as exc:
                 raise VaultError(
                     f"Vault at {where} answered {action} with a body that {exc.detail} than "
-                    f"max_response_bytes ({exc.limit}); refused"
+                    f"max_response_bytes ({exc.limit}); refused",
+                    path=kv_path,
                 ) from None
             except SlowBody:
                 raise VaultError(
                     f"Vault at {where}: the answer to {action} did not arrive within the "
-                    f"{self._config.deadline:g} s deadline"
+                    f"{self._config.deadline:g} s deadline",
+                    path=kv_path,
                 ) from None
             except hvac_errors.VaultDown:
                 raise VaultSealed(
                     f"Vault at {where} is sealed or unavailable (HTTP 503) on {action}; "
-                    "unseal it, then run again"
+                    "unseal it, then run again",
+                    path=kv_path,
+                    status=503,
                 ) from None
             except hvac_errors.Forbidden:
                 raise VaultForbidden(
-                    f"Vault at {where} refused to {action}: permission denied (HTTP 403)"
+                    f"Vault at {where} refused to {action}: permission denied (HTTP 403)",
+                    path=kv_path,
+                    status=403,
                 ) from None
             except hvac_errors.Unauthorized:
                 raise VaultForbidden(
-                    f"Vault at {where} refused to {action}: not authenticated (HTTP 401)"
+                    f"Vault at {where} refused to {action}: not authenticated (HTTP 401)",
+                    path=kv_path,
+                    status=401,
                 ) from None
             except hvac_errors.InvalidPath:
                 raise VaultCredentialNotFound(
-                    f"Vault at {where}: nothing at this path (HTTP 404) on {action}"
+                    f"Vault at {where}: nothing at this path (HTTP 404) on {action}",
+                    path=kv_path,
+                    status=404,
                 ) from None
             except _RETRYABLE as exc:
                 if attempt == attempts:
                     raise VaultError(
                         f"Vault at {where} failed to {action} after {attempts} tries "
-                        f"({type(exc).__name__})"
+                        f"({type(exc).__name__})",
+                        path=kv_path,
                     ) from None
             except hvac_errors.VaultError as exc:
                 raise VaultError(
-                    f"Vault at {where} refused to {action} ({type(exc).__name__})"
+                    f"Vault at {where} refused to {action} ({type(exc).__name__})",
+                    path=kv_path,
                 ) from None
             self._sleep(self._backoff * 2 ** (attempt - 1))
         raise AssertionError("unreachable")  # pragma: no cover

@@ -44,10 +44,11 @@ from typing import Any
 import aiohttp
 import httpx
 
-from apilink.http.body_limit import BodyOverLimit, BoundedDecoder, bounded_response
+from apilink.errors import BodyOverLimit
+from apilink.http.body_limit import BoundedDecoder, bounded_response
 from apilink.http.origin import OriginPolicy
 
-__all__ = ["AiohttpTransport", "BodyOverLimit", "read_limited"]
+__all__ = ["AiohttpTransport", "read_limited"]
 
 _CHUNK = 64 * 1024
 # httpx sets these itself (or leaves them out on purpose); aiohttp must not add its own.

@@ -23,12 +23,12 @@ from typing import Any
 
 import httpx
 
+from apilink.errors import BodyOverLimit, SlowBody
+
 __all__ = [
     "DECODE_STEP",
     "SUPPORTED_ENCODINGS",
-    "BodyOverLimit",
     "BoundedDecoder",
-    "SlowBody",
     "bounded_response",
 ]
 
@@ -40,24 +40,6 @@ SUPPORTED_ENCODINGS = ("gzip", "deflate")
 
 # A body kept decoded no longer matches the headers that described it on the wire.
 _WIRE_HEADERS = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
-
-
-class BodyOverLimit(Exception):
-    """A response body passed the byte limit it was read under; the rest was not read.
-
-    Attributes:
-        detail: what gave it away: ``"declares N bytes"`` or ``"is longer"``.
-        limit: the limit, in bytes.
-    """
-
-    def __init__(self, detail: str, limit: int) -> None:
-        self.detail = detail
-        self.limit = limit
-        super().__init__(f"the response {detail} than {limit} bytes")
-
-
-class SlowBody(Exception):
-    """A response body was still arriving when its deadline passed; the rest was not read."""
 
 
 class BoundedDecoder:

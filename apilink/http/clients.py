@@ -38,9 +38,15 @@ import requests.adapters
 from apilink.config.auth import AuthConfig, OAuth2DeviceFlowConfig, OAuth2PKCEConfig
 from apilink.config.credentials import VaultStoreConfig
 from apilink.config.models import ConnectionConfig, TimeoutConfig
-from apilink.errors import DeadlineExceeded, ResponseTooLarge, TransportError
+from apilink.errors import (
+    BodyOverLimit,
+    DeadlineExceeded,
+    ResponseTooLarge,
+    SlowBody,
+    TransportError,
+)
 from apilink.http.aiohttp_transport import AiohttpTransport
-from apilink.http.body_limit import SUPPORTED_ENCODINGS, BodyOverLimit, BoundedDecoder, SlowBody
+from apilink.http.body_limit import SUPPORTED_ENCODINGS, BoundedDecoder
 from apilink.http.body_limit import bounded_response as _bounded
 from apilink.http.origin import OriginPolicy, tls_verify
 

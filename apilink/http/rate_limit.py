@@ -18,20 +18,19 @@ Prefect global concurrency limit instead; both satisfy :class:`RequestLimiter`.
 from __future__ import annotations
 
 import asyncio
-import math
 import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+
+from apilink.http.rate_limit_config import RateLimitConfig
 
 if TYPE_CHECKING:
     from apilink.config.models import ConnectionConfig
 
 __all__ = [
-    "RateLimitConfig",
     "RateLimitedTransport",
     "RequestLimiter",
     "TokenBucket",
@@ -40,27 +39,6 @@ __all__ = [
 ]
 
 _EPSILON = 1e-9
-
-
-class RateLimitConfig(BaseModel):
-    """How many requests per second an API accepts from all of apilink together."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    requests_per_second: float = Field(gt=0, le=100_000)
-    burst: int | None = Field(
-        None, ge=1, description="Requests allowed at once after a quiet spell; one second's worth."
-    )
-    name: str | None = Field(
-        None,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
-        description="Name of the shared Prefect global concurrency limit; from the host if unset.",
-    )
-
-    @property
-    def capacity(self) -> int:
-        """The bucket size: ``burst``, or the requests of one second (at least one)."""
-        return self.burst if self.burst is not None else max(1, math.ceil(self.requests_per_second))
 
 
 class RequestLimiter(Protocol):

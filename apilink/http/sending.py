@@ -34,9 +34,14 @@ from typing import Any
 import httpx
 
 from apilink.config.models import ConnectionConfig, RetryConfig, TimeoutConfig
-from apilink.errors import DeadlineExceeded, HTTPStatusError, ResponseTooLarge, TransportError
+from apilink.errors import (
+    BodyOverLimit,
+    DeadlineExceeded,
+    HTTPStatusError,
+    ResponseTooLarge,
+    TransportError,
+)
 from apilink.http.aiohttp_transport import read_limited
-from apilink.http.body_limit import BodyOverLimit
 from apilink.http.clients import api_client
 from apilink.http.fast_lane import fast_lane, fast_request, json_body, resolve_url, send_fast
 from apilink.redaction import sanitize_url
@@ -304,6 +309,4 @@ def _safe(client: httpx.AsyncClient, url: str | httpx.URL) -> str:
 
 
 def _mask_query(url: httpx.URL) -> str:
-    if not url.query:
-        return sanitize_url(str(url))
-    return str(url.copy_with(query=None)) + "?" + "&".join(f"{k}=***" for k in url.params)
+    return sanitize_url(str(url))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from apilink.errors import MappingFailure, PathSyntaxError, TemplateSyntaxError
 from apilink.mapping.conditions import OPERATORS, FieldCondition
-from apilink.mapping.mapper import MappingFailure, RecordMapper
-from apilink.mapping.paths import MISSING, PathSyntaxError, get_path, parse_path, set_path
-from apilink.mapping.templates import Template, TemplateSyntaxError
+from apilink.mapping.mapper import RecordMapper
+from apilink.mapping.paths import MISSING, get_path, parse_path, set_path
+from apilink.mapping.templates import Template
 from apilink.mapping.transformers import (
     ENTRY_POINT_GROUP,
     Transformer,

@@ -17,19 +17,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from apilink.errors import MappingFailure
 from apilink.mapping.conditions import FieldCondition
 from apilink.mapping.paths import MISSING, Setter, parse_path, path_getter, path_setter
 from apilink.mapping.templates import Template
 from apilink.mapping.transformers import Transformer, resolve_transformer
 
 if TYPE_CHECKING:
-    from apilink.config.models import FieldMapping
+    from apilink.mapping.field_config import FieldMapping
 
-__all__ = ["MappingFailure", "RecordMapper"]
-
-
-class MappingFailure(ValueError):
-    """A transformer refused a value; the record is set aside with this reason."""
+__all__ = ["RecordMapper"]
 
 
 Origin = Callable[[dict[str, Any]], Any]

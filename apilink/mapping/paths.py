@@ -14,10 +14,11 @@ from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
+from apilink.errors import PathSyntaxError
+
 __all__ = [
     "MISSING",
     "Getter",
-    "PathSyntaxError",
     "Setter",
     "get_path",
     "parse_path",
@@ -52,10 +53,6 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
-
-
-class PathSyntaxError(ValueError):
-    """A path that is not ``name(.name|[index])*``."""
 
 
 @lru_cache(maxsize=4096)

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from apilink.errors import TemplateSyntaxError
 from apilink.mapping.paths import MISSING, get_path, parse_path
 
-__all__ = ["Template", "TemplateSyntaxError"]
-
-
-class TemplateSyntaxError(ValueError):
-    """A template with an unclosed ``{`` or a stray ``}``, or a bad path inside braces."""
+__all__ = ["Template"]
 
 
 class Template:

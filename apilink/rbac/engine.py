@@ -17,16 +17,13 @@ from pydantic import SecretStr
 
 from apilink.audit.log import AuditSink
 from apilink.config.models import SecurityConfig
-from apilink.errors import AccessDenied
+from apilink.errors import AccessDenied, LastAdminError, UserExists, UserNotFound
 from apilink.rbac.keys import generate_api_key, hash_api_key, key_matches
 from apilink.rbac.roles import ROLE_PERMISSIONS, Permission, Role, parse_permission, parse_role
 from apilink.rbac.users import (
     FileUserStore,
-    LastAdminError,
     MemoryUserStore,
     User,
-    UserExists,
-    UserNotFound,
     Users,
     UserStore,
     validate_username,

@@ -19,20 +19,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from apilink.errors import ApilinkError
+from apilink.errors import RoleError
 
 __all__ = [
     "ROLE_PERMISSIONS",
     "Permission",
     "Role",
-    "RoleError",
     "parse_permission",
     "parse_role",
 ]
-
-
-class RoleError(ApilinkError, ValueError):
-    """A role or permission name that is not one of the valid ones (the message lists them)."""
 
 
 class Role(StrEnum):

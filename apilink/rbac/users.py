@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -17,39 +16,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from apilink.errors import ApilinkError
+from apilink.errors import UserError
 from apilink.rbac.roles import Role, parse_role
-from apilink.storage.private_files import PrivateLock, check_replaceable
+from apilink.storage.private_files import PrivateLock, write_atomically
 
 __all__ = [
     "FileUserStore",
-    "LastAdminError",
     "MemoryUserStore",
     "User",
-    "UserError",
-    "UserExists",
-    "UserNotFound",
     "UserStore",
     "validate_username",
 ]
 
 _FILE_VERSION = 1
-
-
-class UserError(ApilinkError, ValueError):
-    """A user-management request that cannot be carried out."""
-
-
-class UserNotFound(UserError):
-    """No user has that name."""
-
-
-class UserExists(UserError):
-    """A user with that name already exists."""
-
-
-class LastAdminError(UserError):
-    """The request would leave no admin."""
 
 
 def validate_username(username: str) -> str:
@@ -192,15 +171,4 @@ class FileUserStore:
         records = [users[name].to_record() for name in sorted(users)]
         payload = json.dumps({"version": _FILE_VERSION, "users": records}, indent=2)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(payload + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            check_replaceable(self.path)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(self.path, (payload + "\n").encode("utf-8"))

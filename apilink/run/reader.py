@@ -204,7 +204,8 @@ class PageReader:
             raise PaginationError(
                 f"the checkpoint of `{self.name}` points to {origin_of(saved)}, not the "
                 f"source's origin {origin_of(self.client.base_url)}; refusing to resume from it "
-                "(was the checkpoint edited?). Reset the sync's state to start over."
+                "(was the checkpoint edited?). Reset the sync's state to start over.",
+                endpoint=self.name,
             )
         restore_paginator(self.paginator, state)
         self.request.url = url
@@ -248,7 +249,9 @@ class PageReader:
             except ValueError:
                 raise PaginationError(
                     f"endpoint `{self.name}` answered {response.status_code} with a body that is "
-                    f"not JSON (content-type {response.headers.get('content-type', 'unset')})"
+                    f"not JSON (content-type {response.headers.get('content-type', 'unset')})",
+                    endpoint=self.name,
+                    status=response.status_code,
                 ) from None
             records = records_of(
                 body,

@@ -6,9 +6,11 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["SyncSummary"]
+__all__ = ["COUNTS", "SyncSummary"]
 
-_COUNTS = ("extracted", "valid", "quarantined", "loaded", "failed")
+COUNTS: tuple[str, ...] = ("extracted", "valid", "quarantined", "loaded", "failed")
+"""The five counts of a run, in the order every summary shows them (the CLI, the partitioned
+flow's table and totals, ``apilink sync --json``)."""
 
 
 @dataclass
@@ -43,11 +45,8 @@ class SyncSummary:
         return self.failed
 
     def add(self, other: SyncSummary) -> None:
-        self.extracted += other.extracted
-        self.valid += other.valid
-        self.quarantined += other.quarantined
-        self.loaded += other.loaded
-        self.failed += other.failed
+        for name in COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
         for reason, count in other.quarantine_reasons.items():
             self.quarantine_reasons[reason] = self.quarantine_reasons.get(reason, 0) + count
         self.resumed_chunks += other.resumed_chunks
@@ -75,7 +74,7 @@ class SyncSummary:
 
     def counts(self) -> dict[str, int]:
         """The five counts, as ``apilink sync --json`` prints them."""
-        return {name: getattr(self, name) for name in _COUNTS}
+        return {name: getattr(self, name) for name in COUNTS}
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

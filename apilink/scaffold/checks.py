@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from apilink.config.bounds import safe_load_bounded
 from apilink.config.loader import load_config
 from apilink.errors import ConfigError
@@ -62,7 +60,7 @@ def check_config_file(path: Path) -> ConfigReport:
         report.errors = list(exc.problems) or [str(exc)]
     try:
         raw = safe_load_bounded(path.read_text(encoding="utf-8"), source=str(path))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, ConfigError):
+    except (OSError, UnicodeDecodeError, ConfigError):
         return report  # already an error above
     report.warnings = [found.message for found in find_literal_secrets(raw)]
     return report

@@ -25,10 +25,10 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, SecretStr
 
 from apilink.config.models import SyncConfig
+from apilink.redaction import is_secret_request_name
 
-__all__ = ["SECRET_NAME", "LiteralSecret", "find_literal_secrets"]
+__all__ = ["LiteralSecret", "find_literal_secrets"]
 
-SECRET_NAME = re.compile(r"auth|token|secret|passw|api[-_]?key|apikey|cookie|session", re.I)
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -74,7 +74,7 @@ def _model(
         where = f"{path}.{key}" if path else str(key)
         if key in ("headers", "params") and isinstance(value, dict):
             for name, item in value.items():
-                if SECRET_NAME.search(str(name)):
+                if is_secret_request_name(str(name)):
                     _check(item, f"{where}.{name}", found)
             continue
         _value(info.annotation, value, where, found)

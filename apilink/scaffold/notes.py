@@ -105,7 +105,8 @@ FIELD_NOTES: dict[str, dict[str, str]] = {
         "level": "Log level (any case).",
         "file": "Also write logs to this file.",
         "security_audit": "Write audit lines (who ran what, denials) to `audit_file`.",
-        "filter_fields": "Field names whose values are masked in logs.",
+        "filter_fields": "Names whose values are masked in logs, quarantine and dead letters, "
+        "on top of the built-in secret names (password, token, secret, api_key...).",
     },
     "SecurityConfig": {
         "enable_access_control": "Check each command and run against the users' roles.",

@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from apilink.config.bounds import ConfigLimits, safe_load_bounded
 from apilink.errors import ConfigError
 from apilink.scaffold.draft import AuthDraft, SideDraft
@@ -112,10 +110,7 @@ def load_document(path: Path) -> OpenApiDocument:
         raise ConfigError(f"{path}: no such OpenAPI document", source=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read ({exc})", source=str(path)) from None
-    try:
-        data = safe_load_bounded(text, source=str(path), limits=_LIMITS)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML or JSON ({exc})", source=str(path)) from None
+    data = safe_load_bounded(text, source=str(path), limits=_LIMITS)
     version = str(data.get("openapi", "")) if isinstance(data, dict) else ""
     if not version.startswith("3."):
         found = f"`openapi: {version}`" if version else "no `openapi:` key"

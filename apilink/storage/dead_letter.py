@@ -27,11 +27,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from apilink.config.models import MappingConfig, SyncConfig
+from apilink.errors import StateError
 from apilink.redaction import MASK
 from apilink.run.loader import DeliveryFailure, Loader
-from apilink.storage.private_files import PrivateLock, open_private_fd
+from apilink.storage.private_files import PrivateLock, open_private_fd, write_atomically
 from apilink.storage.sealing import SEALED, FieldSealer
-from apilink.storage.state.store import StateError, default_state_dir, state_slug, write_atomically
+from apilink.storage.state.store import default_state_dir, state_slug
 
 __all__ = [
     "DeadLetter",

@@ -10,8 +10,10 @@ opened here:
   should be (``sync.dead-letter.jsonl -> ~/.bashrc``) is refused with
   :class:`~apilink.errors.PrivateFileError` naming the path, and its target is left untouched;
   so is anything that is not a regular file (a FIFO, a device);
-- a file replaced atomically (write a temporary file, rename it over) is refused the same way
-  when the name it replaces is a symlink.
+- a file replaced whole (the credential file, the users file, the audit head, state, dead
+  letters) goes through :func:`write_atomically`, the one place that writes a 0600 temporary
+  file beside it, fsyncs it, renames it over the old one and fsyncs the folder, and that refuses
+  the same way when the name it replaces is a symlink.
 
 Trusted: the worker's operator, who chooses the paths. Not trusted: anyone who can read the
 files (others on the machine see nothing: 0600) or plant files and symlinks in the folders
@@ -24,6 +26,7 @@ import errno
 import fcntl
 import os
 import stat
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -38,6 +41,7 @@ __all__ = [
     "check_replaceable",
     "open_private",
     "open_private_fd",
+    "write_atomically",
 ]
 
 PRIVATE_MODE = 0o600
@@ -105,6 +109,47 @@ def check_replaceable(path: str | os.PathLike[str]) -> None:
     """
     if os.path.islink(path):
         raise _symlink(os.fspath(path))
+
+
+def write_atomically(path: str | os.PathLike[str], data: bytes) -> None:
+    """Replace ``path`` with ``data``, so that a crash at any moment leaves the old file or the
+    new one, never a mix, and a new file is there once this returns.
+
+    Writes a 0600 temporary file in the same folder, fsyncs it, renames it over ``path`` and
+    fsyncs the folder (which makes the rename itself durable). The folder must exist.
+
+    Raises:
+        PrivateFileError: ``path`` is a symlink (nothing is written).
+        OSError: the temporary file could not be written or renamed; ``path`` is as it was and
+            no temporary file is left behind.
+    """
+    target = Path(path)
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, PRIVATE_MODE)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        check_replaceable(target)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    _fsync_folder(target.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return  # the rename is done; a folder that cannot be opened cannot be synced either
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems refuse fsync on a folder (EINVAL); the new file is in place
+    finally:
+        os.close(fd)
 
 
 def _symlink(name: str) -> PrivateFileError:

@@ -25,12 +25,12 @@ from types import TracebackType
 from typing import IO, Any
 
 from apilink.config.models import SyncConfig
-from apilink.redaction import MASK, SECRET_KEY_WORDS, is_secret_name, secret_words
+from apilink.redaction import MASK, is_secret_name, secret_words
 from apilink.storage.private_files import open_private_fd
 from apilink.storage.state.store import default_state_dir, state_slug
 from apilink.validation.validator import Quarantined
 
-__all__ = ["KEY_NAMES", "SECRET_KEY_WORDS", "QuarantineWriter", "mask_record", "record_key"]
+__all__ = ["KEY_NAMES", "QuarantineWriter", "mask_record", "record_key"]
 
 KEY_NAMES = ("id", "uuid", "_id", "key", "external_id")
 """Top-level fields that identify a record, in the order a preview row looks for them."""

@@ -22,9 +22,9 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from apilink.errors import StateError
 from apilink.redaction import is_secret_name, secret_words
 from apilink.storage.private_files import open_private_fd
-from apilink.storage.state.store import StateError
 
 __all__ = ["SEALED", "FieldSealer"]
 

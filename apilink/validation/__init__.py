@@ -9,18 +9,12 @@ validate chunks of thousands of records, write the quarantined ones with
 
 from __future__ import annotations
 
+from apilink.errors import ValidationEngineError
 from apilink.validation.columns import json_type_name
 from apilink.validation.ratio import InvalidRatioGuard, enforce_invalid_ratio
 from apilink.validation.rules import EMAIL_PATTERN, RULE_KINDS, Rule, rules_from_config
 from apilink.validation.spec import FieldRule, RangeSpec, ValueType
-from apilink.validation.validator import (
-    ENGINES,
-    ChunkValidation,
-    Engine,
-    Quarantined,
-    ValidationEngineError,
-    Validator,
-)
+from apilink.validation.validator import ENGINES, ChunkValidation, Engine, Quarantined, Validator
 
 __all__ = [
     "EMAIL_PATTERN",

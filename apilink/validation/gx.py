@@ -16,10 +16,10 @@ import threading
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from apilink.errors import ValidationEngineError
 from apilink.mapping.paths import path_getter
 from apilink.validation.columns import REFUSED, encode_cell, encode_set
 from apilink.validation.rules import Rule
-from apilink.validation.validator import ValidationEngineError
 
 if TYPE_CHECKING:
     import pandas as pd

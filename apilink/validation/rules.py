@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    # Only for annotations: apilink.config.models imports this package for FieldRule.
-    from apilink.config.models import ValidationRules
+    # Only for annotations (the model is built by apilink.config.models).
+    from apilink.validation.rules_config import ValidationRules
 
 __all__ = ["EMAIL_PATTERN", "RULE_KINDS", "Rule", "rules_from_config"]
 

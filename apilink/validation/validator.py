@@ -24,7 +24,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from apilink.errors import ApilinkError
 from apilink.mapping.paths import path_getter
 from apilink.validation.columns import encode_cell, is_null_cell
 from apilink.validation.rules import Rule
@@ -35,19 +34,11 @@ __all__ = [
     "Engine",
     "Quarantined",
     "RuleEngine",
-    "ValidationEngineError",
     "Validator",
 ]
 
 Engine = Literal["python", "great_expectations"]
 ENGINES: tuple[Engine, ...] = ("python", "great_expectations")
-
-
-class ValidationEngineError(ApilinkError):
-    """The engine could not evaluate a rule (not: a record failed it).
-
-    Records are never let through when a rule could not be evaluated.
-    """
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ def test_set_get_list_delete_on_a_file(
 
     masked = run(runner, ["get", "github_api", "--file", file], env)
     assert masked.exit_code == 0
-    assert masked.stdout == "expires_at: 4000000000\ntoken: ********\n"
+    assert masked.stdout == "expires_at: 4000000000\ntoken: **********\n"
 
     revealed = run(
         runner, ["get", "github_api", "--field", "token", "--reveal", "--file", file], env

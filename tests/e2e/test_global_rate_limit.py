@@ -12,7 +12,8 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from apilink.config.models import ConnectionConfig, SyncConfig
 from apilink.demo import TargetInbox, make_target_app, serve
-from apilink.http.rate_limit import RateLimitConfig, RateLimitedTransport, TokenBucket
+from apilink.http.rate_limit import RateLimitedTransport, TokenBucket
+from apilink.http.rate_limit_config import RateLimitConfig
 from tasks.rate_limit import (
     GlobalRateLimiter,
     ensure_global_rate_limit,

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from apilink.config.loader import parse_config
+from apilink.errors import SyncIncomplete
 from apilink.run.loader import Loader, LoadResult
 from apilink.storage.dead_letter import DeadLetterQueue
-from flows.api_sync import SyncIncomplete
 from tests.fixtures.faulty import FaultyApis
 from tests.fixtures.faulty import run_sync as run
 from tests.servers.faulty import FaultPlan, items

@@ -16,8 +16,9 @@ from prefect.client.orchestration import get_client
 
 from apilink.config import build_config
 from apilink.demo import demo_config_path
+from apilink.errors import SyncIncomplete
 from blocks.sync_config import SyncConfig as SyncConfigBlock
-from flows.api_sync import SyncIncomplete, api_sync
+from flows.api_sync import api_sync
 from flows.reporting import summary_markdown
 from tasks.checkpoint import choose_state_store
 from tests.fixtures.apis import DemoApis

@@ -28,8 +28,14 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from apilink.demo.serve import serve
-from apilink.errors import ConfigError, DeadlineExceeded, PaginationError, ResponseTooLarge
-from flows.api_sync import SyncIncomplete, api_sync
+from apilink.errors import (
+    ConfigError,
+    DeadlineExceeded,
+    PaginationError,
+    ResponseTooLarge,
+    SyncIncomplete,
+)
+from flows.api_sync import api_sync
 from tasks.checkpoint import STORE_ENV, PrefectVariableStateStore
 from tests.fixtures.attacker import Attacker
 from tests.fixtures.remote_host import RemoteHost

@@ -39,10 +39,9 @@ from prefect.input import keyset_from_paused_state
 from pydantic import SecretStr
 
 import flows.oauth_authorize as module
-from apilink.auth.pkce import StateMismatch
 from apilink.credentials import EncryptedFileStore
 from apilink.credentials.kdf import SCRYPT_FLOOR
-from apilink.errors import AuthError, ConfigError, CredentialError
+from apilink.errors import AuthError, ConfigError, CredentialError, StateMismatch
 from blocks.credentials import EncryptedFileCredentials, VaultCredentials
 from tests.fixtures.oauth_server import FakeClock, MemoryStore, OAuthServer, browser_login
 from tests.fixtures.openbao import OpenBao

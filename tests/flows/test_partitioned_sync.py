@@ -15,14 +15,9 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun
 from prefect.states import Completed, Crashed, Failed
 
-from apilink.errors import ConfigError
+from apilink.errors import ConfigError, PartitionsFailed
 from apilink.run.partitions import Partition
-from flows.partitioned_sync import (
-    PartitionsFailed,
-    load_raw_config,
-    summarize_children,
-    summary_from_table,
-)
+from flows.partitioned_sync import load_raw_config, summarize_children, summary_from_table
 
 DEMO = Path(__file__).resolve().parents[2] / "deployments" / "demo_partitioned.yaml"
 

@@ -7,7 +7,8 @@ import pytest
 from prefect.variables import Variable
 
 from apilink.config import build_config
-from apilink.storage.state import FileStateStore, StateError
+from apilink.errors import StateError
+from apilink.storage.state import FileStateStore
 from tasks.checkpoint import (
     STORE_ENV,
     PrefectVariableStateStore,

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+from apilink.errors import StateError
 from apilink.storage.state.checkpoint import MappingStart, SyncCheckpoint, mapping_key
 from apilink.storage.state.cursor import later, with_lag
 from apilink.storage.state.store import (
     STATE_DIR_ENV,
     FileStateStore,
     MemoryStateStore,
-    StateError,
     StateStore,
     default_state_dir,
     state_slug,
-    write_atomically,
 )
 
 __all__ = [
@@ -28,5 +27,4 @@ __all__ = [
     "mapping_key",
     "state_slug",
     "with_lag",
-    "write_atomically",
 ]

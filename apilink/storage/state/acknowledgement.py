@@ -38,8 +38,8 @@ from collections.abc import Callable
 from typing import Any
 
 from apilink.config.models import MappingConfig
+from apilink.errors import StateError
 from apilink.storage.state.checkpoint import SyncCheckpoint, mapping_key
-from apilink.storage.state.store import StateError
 
 __all__ = ["CheckpointWriter", "ChunkDeliveries", "add_range", "covers"]
 

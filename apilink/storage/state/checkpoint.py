@@ -29,11 +29,12 @@ from typing import Any
 
 from apilink.config.masking import revealed_dump
 from apilink.config.models import MappingConfig, SyncConfig
+from apilink.errors import StateError
 from apilink.mapping.paths import MISSING, get_path
 from apilink.redaction import secret_values
 from apilink.storage.state.cursor import later, with_lag
 from apilink.storage.state.positions import restore_position, strip_position
-from apilink.storage.state.store import StateError, StateStore
+from apilink.storage.state.store import StateStore
 
 __all__ = ["MappingStart", "SyncCheckpoint", "mapping_key"]
 

@@ -8,36 +8,28 @@ imports Prefect). Implement the three methods to keep state anywhere else.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from apilink.errors import ApilinkError
-from apilink.storage.private_files import PrivateLock, check_replaceable
+from apilink.errors import StateError
+from apilink.storage.private_files import PrivateLock, write_atomically
 
 __all__ = [
     "STATE_DIR_ENV",
     "FileStateStore",
     "MemoryStateStore",
-    "StateError",
     "StateStore",
     "default_state_dir",
     "state_slug",
-    "write_atomically",
 ]
 
 STATE_DIR_ENV = "APILINK_STATE_DIR"
 _UNSAFE = re.compile(r"[^a-z0-9_-]+")
-
-
-class StateError(ApilinkError):
-    """Sync state that cannot be read or written (a damaged file, a refused write)."""
 
 
 @runtime_checkable
@@ -121,31 +113,6 @@ class FileStateStore:
         path = self.path(key)
         with PrivateLock(str(path) + ".lock"):
             path.unlink(missing_ok=True)
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data``: a 0600 temporary file, fsync, rename, fsync the folder.
-
-    A crash at any moment leaves the old file or the new one, never a mix.
-    """
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        check_replaceable(path)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
 
 
 class MemoryStateStore:

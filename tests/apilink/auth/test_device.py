@@ -5,8 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from apilink.auth.device import DeviceFlowDenied, DeviceFlowExpired, parse_device_authorization
+from apilink.auth.device import parse_device_authorization
 from apilink.compat.auth_manager import AuthManager, OAuth2DeviceFlow
+from apilink.errors import DeviceFlowDenied, DeviceFlowExpired
 from tests.fixtures.oauth_server import FakeClock, MemoryStore, OAuthServer
 from tests.servers.oauth.models import DEVICE_CLIENT
 

@@ -9,14 +9,13 @@ import pytest
 
 from apilink.auth.pkce import (
     PKCESession,
-    StateMismatch,
     authorization_url,
     code_challenge_s256,
     generate_code_verifier,
     parse_redirect,
 )
 from apilink.config.auth import OAuth2PKCEConfig
-from apilink.errors import AuthError
+from apilink.errors import AuthError, StateMismatch
 
 
 def test_rfc7636_appendix_b_vector() -> None:

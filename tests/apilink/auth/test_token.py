@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from apilink.auth import build_auth
-from apilink.auth.token import TokenEndpointError, build_token_request, parse_token_response
+from apilink.auth.token import build_token_request, parse_token_response
 from apilink.config.auth import OAuth2ClientCredentialsConfig
-from apilink.errors import TokenResponseError
+from apilink.errors import TokenEndpointError, TokenResponseError
 
 CANARY = "tok-CANARY-7e1d"
 

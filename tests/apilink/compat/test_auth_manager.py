@@ -7,9 +7,8 @@ import time
 import httpx
 import pytest
 
-from apilink.auth.pkce import StateMismatch
 from apilink.compat import AuthManager, OAuth2DeviceFlow, OAuth2PKCE
-from apilink.errors import ReauthorizationRequired
+from apilink.errors import ReauthorizationRequired, StateMismatch
 from tests.fixtures.oauth_server import FakeClock, MemoryStore, OAuthServer, browser_login
 from tests.servers.oauth.models import DEVICE_CLIENT, PUBLIC_CLIENT, REDIRECT_URI
 

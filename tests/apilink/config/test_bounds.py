@@ -49,3 +49,44 @@ def test_ordinary_configs_pass_and_keep_their_aliases() -> None:
         "two": {"x": 1},
     }
     check_tree({"a": [[[]]]}, source="ok", limits=ConfigLimits(max_depth=4))
+
+
+def test_invalid_yaml_is_one_config_error_naming_line_and_column() -> None:
+    with pytest.raises(ConfigError, match=r"^x\.yaml: not valid YAML: .* at line 2, column \d+$"):
+        safe_load_bounded("source:\n  url: a: b\n", source="x.yaml")
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda text: parse_config(text, source="x.yaml"),
+        lambda text: (
+            __import__("blocks.sync_config").sync_config.SyncConfig(config_yaml=text).raw()
+        ),
+    ],
+    ids=["parse_config", "SyncConfig block"],
+)
+def test_every_reader_keeps_the_line_and_column(read: Any) -> None:
+    with pytest.raises((ConfigError, ValueError), match=r"at line 2, column \d+"):
+        read("source:\n  url: a: b\n")
+
+
+def test_no_module_reads_yaml_but_bounds() -> None:
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    readers = {"safe_load", "load", "full_load", "unsafe_load", "parse", "compose"}
+    found = []
+    for layer in ("apilink", "tasks", "flows", "blocks", "cli"):
+        for path in sorted((root / layer).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if (
+                    isinstance(node, ast.Attribute)
+                    and isinstance(node.value, ast.Name)
+                    and node.value.id == "yaml"
+                    and node.attr in readers
+                ):
+                    found.append(str(path.relative_to(root)))
+    # draft.py checks that a scalar it writes itself reads back as the same plain string.
+    assert sorted(set(found)) == ["apilink/config/bounds.py", "apilink/scaffold/draft.py"]

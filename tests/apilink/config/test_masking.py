@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from apilink.config import build_config
-from apilink.config.masking import MASKED, revealed_dump
+from apilink.config.masking import revealed_dump
 from apilink.credentials import resolve_references
 from apilink.credentials.base import CredentialStore
-from apilink.redaction import Redactor, secret_values
+from apilink.redaction import MASK, Redactor, secret_values
 
 HEADER = "hdr-c4n4ry-0001"
 PARAM = "prm-c4n4ry-0002"
@@ -72,7 +72,7 @@ def test_repr_of_sync_connection_and_endpoint_masks_them(show: Any) -> None:
     for shown in (show(config), show(config.source), show(config.source.endpoints["users"])):
         for secret in SECRETS:
             assert secret not in shown
-    assert MASKED in repr(config.source)
+    assert MASK in repr(config.source)
     assert "api.example.com" in repr(config.source)
 
 

@@ -14,15 +14,16 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from apilink.config.credentials import AwsSecretsManagerConfig
-from apilink.credentials.aws import (
+from apilink.credentials.aws import AwsSecretsManagerStore
+from apilink.demo import free_port, serve
+from apilink.errors import (
     AwsSecretDenied,
     AwsSecretNotFound,
     AwsSecretsManagerError,
-    AwsSecretsManagerStore,
     AwsSecretThrottled,
+    CredentialExpired,
+    CredentialNotFound,
 )
-from apilink.demo import free_port, serve
-from apilink.errors import CredentialExpired, CredentialNotFound
 from tests.fixtures.aws import MotoServer
 
 

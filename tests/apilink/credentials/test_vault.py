@@ -13,11 +13,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from apilink.config import SecurityConfig, VaultStoreConfig, parse_config
-from apilink.credentials import VaultCredentialNotFound, VaultStore, open_store, resolve_references
+from apilink.credentials import VaultStore, open_store, resolve_references
 from apilink.demo.serve import free_port, serve
 from apilink.errors import (
     CredentialExpired,
     CredentialNotFound,
+    VaultCredentialNotFound,
     VaultError,
     VaultForbidden,
     VaultPathNotFound,

@@ -20,8 +20,8 @@ from starlette.routing import Route
 
 from apilink.config.models import ConnectionConfig, RetryConfig, TimeoutConfig
 from apilink.demo.serve import free_port, serve
-from apilink.errors import TransportError
-from apilink.http.aiohttp_transport import AiohttpTransport, BodyOverLimit
+from apilink.errors import BodyOverLimit, TransportError
+from apilink.http.aiohttp_transport import AiohttpTransport
 from apilink.http.sending import RetryPolicy, build_client, send_with_retry
 
 

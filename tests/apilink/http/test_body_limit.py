@@ -9,7 +9,8 @@ import zlib
 import httpx
 import pytest
 
-from apilink.http.body_limit import DECODE_STEP, BodyOverLimit, BoundedDecoder, SlowBody
+from apilink.errors import BodyOverLimit, SlowBody
+from apilink.http.body_limit import DECODE_STEP, BoundedDecoder
 from tests.servers.faulty import gzip_bomb
 
 

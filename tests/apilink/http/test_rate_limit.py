@@ -8,12 +8,12 @@ from pydantic import ValidationError
 
 from apilink.config.models import ConnectionConfig
 from apilink.http.rate_limit import (
-    RateLimitConfig,
     RateLimitedTransport,
     TokenBucket,
     limit_name,
     rate_limited_transport,
 )
+from apilink.http.rate_limit_config import RateLimitConfig
 
 
 class FakeClock:

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from apilink.config.models import FieldMapping
-from apilink.mapping import MappingFailure, RecordMapper, register_transformer
+from apilink.errors import MappingFailure
+from apilink.mapping import RecordMapper, register_transformer
+from apilink.mapping.field_config import FieldMapping
 
 USER = {
     "id": 7,

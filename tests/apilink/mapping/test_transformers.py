@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from apilink.config.models import FieldMapping
 from apilink.mapping import (
     RecordMapper,
     load_entry_point_transformers,
@@ -17,6 +16,7 @@ from apilink.mapping import (
     transformer_names,
 )
 from apilink.mapping import transformers as registry
+from apilink.mapping.field_config import FieldMapping
 
 
 @pytest.fixture

@@ -8,18 +8,15 @@ import pytest
 
 from apilink.audit import AuditLog, read_events
 from apilink.config.models import SecurityConfig
-from apilink.errors import AccessDenied
+from apilink.errors import AccessDenied, LastAdminError, RoleError, UserExists
 from apilink.rbac import (
     KEY_PREFIX,
     ROLE_PERMISSIONS,
     AccessControl,
     FileUserStore,
-    LastAdminError,
     MemoryUserStore,
     Permission,
     Role,
-    RoleError,
-    UserExists,
 )
 from tests.guide_table import GUIDE_TABLE
 

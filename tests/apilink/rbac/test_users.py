@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from apilink.rbac import AccessControl, FileUserStore, Role, UserError
+from apilink.errors import UserError
+from apilink.rbac import AccessControl, FileUserStore, Role
 
 
 def test_file_store_round_trip(tmp_path: Path) -> None:

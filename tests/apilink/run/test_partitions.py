@@ -10,14 +10,16 @@ from pydantic import TypeAdapter, ValidationError
 from apilink.config import parse_config
 from apilink.errors import ConfigError
 from apilink.run.partitions import (
-    IdRangePartitions,
-    PageRangePartitions,
-    PartitionsConfig,
-    ValuePartitions,
     partition_config,
     partitioned_endpoints,
     plan_partitions,
     split_range,
+)
+from apilink.run.partitions_config import (
+    IdRangePartitions,
+    PageRangePartitions,
+    PartitionsConfig,
+    ValuePartitions,
 )
 
 DEMO = Path(__file__).resolve().parents[3] / "deployments" / "demo_partitioned.yaml"

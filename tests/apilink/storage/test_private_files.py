@@ -1,4 +1,5 @@
-"""private_files: 0600, tightened when wider, never through a symlink, locks likewise."""
+"""private_files: 0600, tightened when wider, never through a symlink, locks likewise; one
+atomic replace that every whole-file writer uses."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from apilink.storage.private_files import (
     check_replaceable,
     open_private,
     open_private_fd,
+    write_atomically,
 )
 
 
@@ -82,6 +84,58 @@ def test_an_atomic_replace_refuses_a_symlinked_name(tmp_path: Path) -> None:
     with pytest.raises(PrivateFileError, match=r"users\.json: is a symbolic link"):
         check_replaceable(link)
     check_replaceable(tmp_path / "plain.json")
+
+
+def test_an_atomic_write_syncs_the_file_renames_then_syncs_the_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "state.json"
+    target.write_bytes(b"old")
+    target.chmod(0o644)
+    steps: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        steps.append("fsync folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync file")
+        real_fsync(fd)
+
+    def replace(src: str, dst: str) -> None:
+        steps.append("rename")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    write_atomically(target, b"new")
+    assert steps == ["fsync file", "rename", "fsync folder"]
+    assert target.read_bytes() == b"new"
+    assert _mode(target) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+
+
+def test_an_atomic_write_over_a_symlink_writes_nothing_and_leaves_no_temporary(
+    tmp_path: Path,
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_bytes(b"kept")
+    (tmp_path / "users.json").symlink_to(elsewhere)
+    with pytest.raises(PrivateFileError, match="symbolic link"):
+        write_atomically(tmp_path / "users.json", b"new")
+    assert elsewhere.read_bytes() == b"kept"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere", "users.json"]
+
+
+def test_every_whole_file_writer_goes_through_write_atomically() -> None:
+    # One chokepoint: a second copy of the temporary-file-and-rename dance would be a second
+    # policy (two of the four copies this replaced skipped the folder fsync).
+    root = Path(__file__).resolve().parents[3]
+    found = sorted(
+        str(path.relative_to(root))
+        for layer in ("apilink", "tasks", "flows", "blocks", "cli")
+        for path in (root / layer).rglob("*.py")
+        if "os.replace(" in path.read_text(encoding="utf-8")
+        or "os.rename(" in path.read_text(encoding="utf-8")
+    )
+    assert found == ["apilink/storage/private_files.py"]
 
 
 def test_the_lock_excludes_other_threads_is_reentrant_and_0600(tmp_path: Path) -> None:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from apilink.config.models import ValidationRules
 from apilink.errors import PrivateFileError
 from apilink.storage.quarantine import QuarantineWriter, mask_record, record_key
 from apilink.validation import Quarantined, Validator, rules_from_config
+from apilink.validation.rules_config import ValidationRules
 
 CANARY = "canary-" + secrets.token_hex(8)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from apilink.errors import StateError
 from apilink.storage.sealing import SEALED, FieldSealer
-from apilink.storage.state.store import StateError
 
 RECORD = {
     "id": 7,

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from apilink.config.models import ValidationRules
 from apilink.validation import ENGINES, Engine, Validator, rules_from_config
+from apilink.validation.rules_config import ValidationRules
 
 ROWS = 5_000
 
@@ -216,7 +216,7 @@ def test_both_engines_quarantine_the_same_records_for_the_same_reasons() -> None
 def test_the_python_engine_never_imports_great_expectations() -> None:
     code = (
         "import sys\n"
-        "from apilink.config.models import ValidationRules\n"
+        "from apilink.validation.rules_config import ValidationRules\n"
         "from apilink.validation import Validator, rules_from_config\n"
         "rules = rules_from_config(ValidationRules.model_validate({'required_fields': ['id'],"
         " 'email_fields': ['e'], 'rules': [{'field': 'id', 'unique': True}]}))\n"

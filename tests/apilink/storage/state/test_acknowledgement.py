@@ -12,9 +12,10 @@ from typing import Any
 import httpx
 
 from apilink.config.models import EndpointConfig
+from apilink.errors import StateError
 from apilink.http.sending import RetryPolicy
 from apilink.run.loader import Loader
-from apilink.storage.state import MemoryStateStore, StateError, SyncCheckpoint
+from apilink.storage.state import MemoryStateStore, SyncCheckpoint
 from apilink.storage.state.acknowledgement import (
     CheckpointWriter,
     ChunkDeliveries,

@@ -8,7 +8,8 @@ import pytest
 
 from apilink.config.loader import parse_config
 from apilink.config.models import SyncConfig
-from apilink.storage.state import MemoryStateStore, StateError, SyncCheckpoint, later, with_lag
+from apilink.errors import StateError
+from apilink.storage.state import MemoryStateStore, SyncCheckpoint, later, with_lag
 
 BASE: dict[str, Any] = {
     "name": "orders",

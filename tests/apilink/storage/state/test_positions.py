@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from apilink.config.loader import parse_config
-from apilink.storage.state import MemoryStateStore, StateError, SyncCheckpoint
+from apilink.errors import StateError
+from apilink.storage.state import MemoryStateStore, SyncCheckpoint
 from apilink.storage.state.positions import restore_position, strip_position
 
 KEY = "k3y-c4n4ry/with space"

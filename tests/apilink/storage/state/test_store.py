@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from apilink.errors import StateError
 from apilink.storage.state import (
     FileStateStore,
     MemoryStateStore,
-    StateError,
     StateStore,
     default_state_dir,
     state_slug,
