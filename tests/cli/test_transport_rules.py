@@ -143,7 +143,7 @@ def test_login_to_a_remote_plain_http_endpoint_sends_nothing(
 
     done = Done("auth", "login", name, "--config", str(config), "--no-browser", "--timeout", "1")
 
-    assert done.returncode == 1
+    assert done.returncode == 2  # a config that names a plain http:// endpoint: bad input
     lines = error_lines(done.stderr)
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("login failed:") and "plain http://" in lines[0]
