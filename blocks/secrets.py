@@ -13,7 +13,6 @@ Values are read into ``SecretStr`` by the references and never logged.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, cast
@@ -21,9 +20,9 @@ from typing import Any, cast
 from prefect.blocks.system import Secret
 from prefect.client.orchestration import get_client
 
-from apilink.credentials.aws import PLAIN_FIELD
+from apilink.credentials.base import check_name, check_unexpired, entry_of, plain_value
 from apilink.credentials.file_store import check_entry
-from apilink.errors import CredentialError, CredentialExpired, CredentialNotFound
+from apilink.errors import CredentialNotFound
 
 __all__ = ["PrefectSecretStore"]
 
@@ -52,21 +51,18 @@ class PrefectSecretStore:
             # ``_sync``: the same from sync and async callers.
             block = cast(
                 "Secret[Any]",
-                Secret.load(_checked(name), _sync=True),  # type: ignore[call-arg]
+                Secret.load(check_name(name), _sync=True),  # type: ignore[call-arg]
             )
         except ValueError:
             raise CredentialNotFound(f"no Prefect Secret block named {name!r}") from None
-        entry = _entry(block.get())
-        expires_at = entry.get("expires_at")
-        if expires_at is not None and self._now() >= float(expires_at):
-            raise CredentialExpired(f"credential {name!r} (Prefect Secret block) has expired")
+        entry = entry_of(block.get())
+        check_unexpired(name, entry, self._now(), "Prefect Secret blocks")
         return entry
 
     def put(self, name: str, entry: Mapping[str, Any]) -> None:
         """Save ``entry`` as the value of Secret block ``name`` (created or overwritten)."""
-        clean = check_entry(_checked(name), entry)
-        plain = set(clean) == {PLAIN_FIELD} and isinstance(clean[PLAIN_FIELD], str)
-        value: Any = clean[PLAIN_FIELD] if plain else clean
+        clean = check_entry(name, entry)
+        value: Any = plain_value(clean) or clean
         Secret(value=value).save(name, overwrite=True, _sync=True)  # type: ignore[call-arg]
 
     def delete(self, name: str) -> None:
@@ -81,24 +77,3 @@ class PrefectSecretStore:
                 Secret.get_block_type_slug(), include_secrets=False
             )
         return sorted(d.name for d in documents if d.name)
-
-
-def _checked(name: str) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise CredentialError("a credential name must be a non-empty string")
-    return name
-
-
-def _entry(value: Any) -> dict[str, Any]:
-    """A JSON object's fields (a dict, or a string holding one), else the one field ``value``."""
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, str):
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            return {PLAIN_FIELD: value}
-        if isinstance(parsed, dict):
-            return parsed
-        return {PLAIN_FIELD: value}
-    return {PLAIN_FIELD: value}

@@ -39,26 +39,16 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from apilink.config.credentials import AwsSecretsManagerConfig
+from apilink.credentials.base import check_name, check_unexpired, entry_of, plain_value
 from apilink.credentials.file_store import check_entry
 from apilink.errors import (
     AwsSecretDenied,
     AwsSecretNotFound,
     AwsSecretsManagerError,
     AwsSecretThrottled,
-    CredentialExpired,
 )
 
-__all__ = [
-    "PLAIN_FIELD",
-    "AwsSecretDenied",
-    "AwsSecretNotFound",
-    "AwsSecretThrottled",
-    "AwsSecretsManagerError",
-    "AwsSecretsManagerStore",
-]
-
-PLAIN_FIELD = "value"
-"""The one field of an entry whose secret is a plain string (not a JSON object)."""
+__all__ = ["AwsSecretsManagerStore"]
 
 _NOT_FOUND = {"ResourceNotFoundException"}
 _DENIED = {
@@ -119,7 +109,7 @@ class AwsSecretsManagerStore:
             CredentialExpired: the entry's ``expires_at`` is not in the future.
             AwsSecretDenied, AwsSecretThrottled, AwsSecretsManagerError: as AWS answers.
         """
-        asked: dict[str, str] = {"SecretId": _checked(name)}
+        asked: dict[str, str] = {"SecretId": check_name(name)}
         if self._config.version_stage is not None:
             asked["VersionStage"] = self._config.version_stage
         if self._config.version_id is not None:
@@ -130,20 +120,14 @@ class AwsSecretsManagerStore:
             raise AwsSecretsManagerError(
                 f"secret {name!r} in {self._where()} holds binary data, not a SecretString"
             )
-        entry = _entry(text)
-        expires_at = entry.get("expires_at")
-        if expires_at is not None and self._now() >= float(expires_at):
-            raise CredentialExpired(f"credential {name!r} in {self._where()} has expired")
+        entry = entry_of(text)
+        check_unexpired(name, entry, self._now(), self._where())
         return entry
 
     def put(self, name: str, entry: Mapping[str, Any]) -> None:
         """Store ``entry`` as a new version of secret ``name`` (created when missing)."""
         clean = check_entry(name, entry)
-        text = (
-            clean[PLAIN_FIELD]
-            if set(clean) == {PLAIN_FIELD} and isinstance(clean[PLAIN_FIELD], str)
-            else json.dumps(clean, separators=(",", ":"))
-        )
+        text = plain_value(clean) or json.dumps(clean, separators=(",", ":"))
         try:
             self._call(
                 "write",
@@ -159,7 +143,7 @@ class AwsSecretsManagerStore:
         """Schedule secret ``name`` for deletion (restorable for 7 days)."""
         self._call(
             "delete",
-            _checked(name),
+            check_name(name),
             lambda: self._client.delete_secret(
                 SecretId=name, RecoveryWindowInDays=_DELETE_RECOVERY_DAYS
             ),
@@ -213,18 +197,3 @@ class AwsSecretsManagerStore:
                 f"{self._config.max_attempts} attempts"
             )
         return AwsSecretsManagerError(f"cannot {action} secret {name!r} in {where}: {code}")
-
-
-def _checked(name: str) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise AwsSecretsManagerError("a secret name must be a non-empty string")
-    return name
-
-
-def _entry(text: str) -> dict[str, Any]:
-    """A JSON object's fields, or the whole string as the one field ``value``."""
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        return {PLAIN_FIELD: text}
-    return dict(parsed) if isinstance(parsed, dict) else {PLAIN_FIELD: text}

@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from apilink.credentials.base import check_name
 from apilink.credentials.file_format import KeyDeriver, open_body, seal_body
 from apilink.credentials.kdf import (
     KdfName,
@@ -211,8 +212,7 @@ def check_entry(name: str, entry: Mapping[str, Any]) -> dict[str, Any]:
 
     The error names the entry and field, never a value.
     """
-    if not isinstance(name, str) or not name.strip():
-        raise CredentialError("a credential name must be a non-empty string")
+    check_name(name)
     if not isinstance(entry, Mapping):
         raise CredentialError(f"credential {name!r} must be a mapping of fields")
     clean: dict[str, Any] = {}

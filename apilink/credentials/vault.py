@@ -25,10 +25,10 @@ import hvac.exceptions as hvac_errors
 import requests
 
 from apilink.config.credentials import VaultAppRoleAuth, VaultStoreConfig
+from apilink.credentials.base import check_unexpired
 from apilink.credentials.file_store import check_entry
 from apilink.errors import (
     BodyOverLimit,
-    CredentialExpired,
     SlowBody,
     VaultCredentialNotFound,
     VaultError,
@@ -133,9 +133,7 @@ class VaultStore:
                 lambda: kv.v1.read_secret(path=path, mount_point=self._config.mount_point),
             )
             entry = dict(response["data"] or {})
-        expires_at = entry.get("expires_at")
-        if expires_at is not None and self._now() >= float(expires_at):
-            raise CredentialExpired(f"credential {name!r} at {self._where(path)} has expired")
+        check_unexpired(name, entry, self._now(), self._where(path))
         return entry
 
     def put(self, name: str, entry: Mapping[str, Any]) -> None:
