@@ -32,7 +32,7 @@ from apilink.validation.validator import Quarantined
 
 __all__ = ["KEY_NAMES", "QuarantineWriter", "mask_record", "record_key"]
 
-KEY_NAMES = ("id", "uuid", "_id", "key", "external_id")
+KEY_NAMES = ("id", "uuid", "_id", "external_id")
 """Top-level fields that identify a record, in the order a preview row looks for them."""
 
 _CREDENTIAL_SHAPED = re.compile(
