@@ -10,7 +10,9 @@ from uuid import UUID
 
 from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
 
+from apilink.errors import StateError
 from apilink.run.summary import SyncSummary
+from tasks.checkpoint import UNANSWERED
 
 __all__ = ["ARTIFACT_SECONDS", "RunProgress", "artifact_key"]
 
@@ -81,6 +83,12 @@ class RunProgress:
         if self._sent_at is not None and now - self._sent_at < self.every:
             return
         await self._send(f"{what}{_counts(summary)}")
+
+    def checkpoint_failed(self, error: StateError) -> None:
+        """A checkpoint that the Prefect API did not take: the bar, on the same API, is not
+        waited for again."""
+        if UNANSWERED in str(error):
+            self.lost = True
 
     async def finish(self, summary: SyncSummary, *, completed: bool) -> None:
         """The run ended: 100 when it completed, else the bar stays where it stopped."""
