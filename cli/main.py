@@ -154,15 +154,19 @@ def sync(
     if quiet:
         # Read when Prefect sets up its logging, on first import (below).
         os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+    from cli.progress_bar import terminal_progress
     from cli.running import leave_without_prefect, run_sync_flow
+    from flows.progress import watching
 
-    outcome = run_sync_flow(
-        config_path=str(config),
-        source_endpoint=source_endpoint,
-        target_endpoint=target_endpoint,
-        dry_run=dry_run,
-        api_key=SecretStr(api_key) if api_key else None,
-    )
+    with terminal_progress(shown=not (as_json or quiet)) as bar:
+        with watching(*([bar] if bar is not None else [])):
+            outcome = run_sync_flow(
+                config_path=str(config),
+                source_endpoint=source_endpoint,
+                target_endpoint=target_endpoint,
+                dry_run=dry_run,
+                api_key=SecretStr(api_key) if api_key else None,
+            )
     summary, error = outcome.summary, outcome.error
     if as_json:
         sys.stdout.write(json.dumps(_outcome_json(outcome)) + "\n")

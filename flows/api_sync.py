@@ -19,14 +19,14 @@ from apilink.config.models import MappingConfig
 from apilink.errors import ConfigError, SyncIncomplete
 from apilink.redaction import install_redaction, open_log_file, secret_values
 from apilink.run.gc_tuning import fewer_collections
-from apilink.run.pipeline import Pipeline
+from apilink.run.pipeline import Pipeline, Watchers
 from apilink.run.session import SyncSession
 from apilink.run.summary import SyncSummary
 from apilink.storage.dead_letter import DeadLetterQueue
 from apilink.storage.quarantine import QuarantineWriter
 from apilink.storage.state import StateStore, SyncCheckpoint
 from apilink.storage.state.acknowledgement import CheckpointWriter
-from flows.progress import RunProgress
+from flows.progress import RunProgress, watched_by
 from flows.reporting import publish_summary
 from tasks.audit import audit_hooks
 from tasks.auth import acquire_token
@@ -230,7 +230,7 @@ async def api_sync(
                         writer=writer,
                         dry_run=dry_run,
                         stages=TaskStages(),
-                        progress=progress,
+                        progress=Watchers(progress, *watched_by()),
                         logger=logger,
                         summary=summary,
                     )

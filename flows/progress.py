@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from uuid import UUID
 
 from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
 
 from apilink.errors import StateError
+from apilink.run.pipeline import Progress
+from apilink.run.session import MappingRun
 from apilink.run.summary import SyncSummary
 from tasks.checkpoint import UNANSWERED
 
-__all__ = ["ARTIFACT_SECONDS", "RunProgress", "artifact_key"]
+__all__ = ["ARTIFACT_SECONDS", "RunProgress", "artifact_key", "watched_by", "watching"]
 
 # The longest a progress write may take. The bar is for people watching: a Prefect API that
 # does not answer in this time is not waited for again (the run's checkpoint, not the bar,
@@ -22,6 +26,26 @@ __all__ = ["ARTIFACT_SECONDS", "RunProgress", "artifact_key"]
 ARTIFACT_SECONDS = 5.0
 
 logger = logging.getLogger("apilink.progress")
+
+
+_WATCHERS: ContextVar[tuple[Progress, ...]] = ContextVar("apilink_watchers", default=())
+
+
+@contextmanager
+def watching(*watchers: Progress) -> Iterator[None]:
+    """``api_sync`` runs started in this block (in this process) are also watched by
+    ``watchers``: how ``apilink sync`` draws its terminal bar. Not a flow parameter: a watcher
+    is a live object of the caller's process."""
+    token = _WATCHERS.set(watchers)
+    try:
+        yield
+    finally:
+        _WATCHERS.reset(token)
+
+
+def watched_by() -> tuple[Progress, ...]:
+    """The watchers :func:`watching` set for runs started here."""
+    return _WATCHERS.get()
 
 
 def artifact_key(name: str) -> str:
@@ -83,6 +107,9 @@ class RunProgress:
         if self._sent_at is not None and now - self._sent_at < self.every:
             return
         await self._send(f"{what}{_counts(summary)}")
+
+    def mapping_started(self, mapping: int, work: MappingRun) -> None:
+        return None  # the bar moves per chunk
 
     def checkpoint_failed(self, error: StateError) -> None:
         """A checkpoint that the Prefect API did not take: the bar, on the same API, is not

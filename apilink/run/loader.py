@@ -177,6 +177,8 @@ class Loader:
             self._headers["Content-Type"] = "application/json"
         self.redactor = redactor or Redactor()
         self.concurrency = concurrency
+        # Records the target accepted so far, over every chunk (what a live progress bar reads).
+        self.delivered = 0
         self._semaphore = asyncio.Semaphore(concurrency)
         self._path_fields = [f for _, f, _, _ in string.Formatter().parse(endpoint.path) if f]
         self._url = resolve_url(client, endpoint.path) if not self._path_fields else None
@@ -236,6 +238,7 @@ class Loader:
                 then = functools.partial(deliveries.delivered, start, end) if deliveries else None
                 loaded, failures = await self.send(group, then=then)
                 result.loaded += loaded
+                self.delivered += loaded
                 if failures:
                     failed[number] = failures
 

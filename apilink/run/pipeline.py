@@ -40,7 +40,7 @@ from apilink.storage.state import MappingStart, SyncCheckpoint
 from apilink.storage.state.acknowledgement import CheckpointWriter, ChunkDeliveries
 from apilink.validation.ratio import InvalidRatioGuard
 
-__all__ = ["ChunkOutcome", "Pipeline", "Progress", "process_chunk"]
+__all__ = ["ChunkOutcome", "Pipeline", "Progress", "Watchers", "process_chunk"]
 
 # What processing a chunk gives: its counts, and an error line, a run stopper or nothing.
 ChunkOutcome = tuple[SyncSummary, str | RunStopper | None]
@@ -48,6 +48,11 @@ ChunkOutcome = tuple[SyncSummary, str | RunStopper | None]
 
 class Progress(Protocol):
     """What watches a run move (the Prefect UI's bar, a terminal's)."""
+
+    def mapping_started(self, mapping: int, work: MappingRun) -> None:
+        """The ``mapping``-th mapping (from 0) starts; ``work`` holds its reader and loader,
+        whose counts (``work.reader.paginator.records_read``, ``work.loader.delivered``) move
+        with every page and request."""
 
     async def update(
         self, mapping: int, within: float | None, summary: SyncSummary, *, what: str = ""
@@ -60,6 +65,9 @@ class Progress(Protocol):
 
 
 class _Unwatched:
+    def mapping_started(self, mapping: int, work: MappingRun) -> None:
+        return None
+
     async def update(
         self, mapping: int, within: float | None, summary: SyncSummary, *, what: str = ""
     ) -> None:
@@ -67,6 +75,27 @@ class _Unwatched:
 
     def checkpoint_failed(self, error: StateError) -> None:
         return None
+
+
+class Watchers:
+    """Several :class:`Progress` watchers as one (each told everything, in order)."""
+
+    def __init__(self, *watchers: Progress) -> None:
+        self.watchers = watchers
+
+    def mapping_started(self, mapping: int, work: MappingRun) -> None:
+        for watcher in self.watchers:
+            watcher.mapping_started(mapping, work)
+
+    async def update(
+        self, mapping: int, within: float | None, summary: SyncSummary, *, what: str = ""
+    ) -> None:
+        for watcher in self.watchers:
+            await watcher.update(mapping, within, summary, what=what)
+
+    def checkpoint_failed(self, error: StateError) -> None:
+        for watcher in self.watchers:
+            watcher.checkpoint_failed(error)
 
 
 async def process_chunk(
@@ -235,6 +264,7 @@ class Pipeline:
             )
         summary.resumed_chunks += start.resumed_chunks
         work = session.mapping_run(rule, start.params, start.position)
+        self.progress.mapping_started(number, work)
         ratio = InvalidRatioGuard(
             rule.validation.max_invalid_ratio, scope=f"records of {rule.source}"
         )

@@ -21,7 +21,7 @@ from apilink.mapping.mapper import RecordMapper
 from apilink.run.loader import Loader, LoadResult
 from apilink.run.pipeline import Pipeline
 from apilink.run.reader import PageReader
-from apilink.run.session import SyncSession
+from apilink.run.session import MappingRun, SyncSession
 from apilink.run.stages import DirectStages
 from apilink.run.summary import SyncSummary
 from apilink.storage.dead_letter import DeadLetterQueue
@@ -156,6 +156,10 @@ class Watched:
 
     chunks: list[str] = field(default_factory=list)
     failures: list[StateError] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)
+
+    def mapping_started(self, mapping: int, work: MappingRun) -> None:
+        self.started.append(work.reader.name)
 
     async def update(
         self, mapping: int, within: float | None, summary: SyncSummary, *, what: str = ""
@@ -233,6 +237,7 @@ def test_chunks_are_read_ahead_and_acknowledged_in_order(apis: Any) -> None:
         "items -> items chunk #2: ",
         "items -> items done: ",
     ]
+    assert watched.started == ["items"]
 
 
 def test_a_stage_that_raises_dead_letters_its_records_and_the_balance_holds(apis: Any) -> None:
