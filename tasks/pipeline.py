@@ -15,6 +15,7 @@ for futures, and remembers an entry per item for the rest of the flow run.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from prefect import get_run_logger, task
@@ -28,17 +29,29 @@ from apilink.run.stages import extract_records, load_records, map_records, valid
 from apilink.storage.state.acknowledgement import ChunkDeliveries
 from apilink.validation import ChunkValidation, Quarantined, Validator
 
-__all__ = ["TaskStages", "as_is", "extract", "load", "map_chunk", "validate_chunk"]
+__all__ = ["Extracted", "TaskStages", "as_is", "extract", "load", "map_chunk", "validate_chunk"]
 
 T = TypeVar("T")
 
 _TASK_OPTIONS: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
 
 
+@dataclass(frozen=True)
+class Extracted:
+    """The records of one chunk as the ``extract`` task returns them.
+
+    Prefect links a task's result, and each item one level into it, to the task run (for its
+    dependency graph) for the rest of the flow run: a bare list would leave an entry per record,
+    a million for a million-record sync. Held here, the link stops at the list.
+    """
+
+    records: list[dict[str, Any]]
+
+
 @task(name="extract", task_run_name="extract {endpoint} #{index}", **_TASK_OPTIONS)
-async def extract(reader: PageReader, size: int, endpoint: str, index: int) -> list[dict[str, Any]]:
+async def extract(reader: PageReader, size: int, endpoint: str, index: int) -> Extracted:
     """Read chunk ``index`` (``size`` records) from the source endpoint."""
-    return await extract_records(reader, size, get_run_logger())
+    return Extracted(await extract_records(reader, size, get_run_logger()))
 
 
 @task(name="validate_fields", task_run_name="validate_fields {endpoint} #{index}", **_TASK_OPTIONS)
@@ -73,7 +86,8 @@ class TaskStages:
     """The :class:`~apilink.run.stages.Stages` of a flow run: each stage a task run."""
 
     async def extract(self, reader: PageReader, size: int, index: int) -> list[dict[str, Any]]:
-        return await extract(as_is(reader), size, reader.name, index)
+        read = await extract(as_is(reader), size, reader.name, index)
+        return read.records
 
     async def validate(
         self, validator: Validator, records: list[dict[str, Any]], endpoint: str, index: int
