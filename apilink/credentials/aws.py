@@ -11,8 +11,8 @@ target:
 ```
 
 An entry is a secret's ``SecretString``: a JSON object gives its fields, any other string is one
-field, ``value``, so ``secret://name`` reads it whole. ``put`` writes a new version (that is how
-a rotated refresh token is written back); ``delete`` schedules the secret for deletion after
+field, ``value``, so ``secret://name`` reads it whole. ``put`` writes a new version (a login's
+token, for instance); ``delete`` schedules the secret for deletion after
 AWS's shortest recovery window, 7 days, so a mistaken delete can be undone.
 
 ``compare_and_set`` (how a rotated OAuth refresh token is written back when several workers
