@@ -9,6 +9,8 @@ ApilinkError
 │   │   ├── VaultCredentialNotFound   (also a VaultPathNotFound)
 │   │   └── AwsSecretNotFound   (also an AwsSecretsManagerError)
 │   ├── CredentialExpired
+│   ├── CredentialConflict      a compare-and-set write found another version stored
+│   │   └── AwsSecretConflict   (also an AwsSecretsManagerError)
 │   ├── DecryptionError         wrong password or a changed byte: one opaque error
 │   ├── CredentialFileError     a credential file that is not ours, or a refused header
 │   └── VaultError              HashiCorp Vault / OpenBao (path, status)
@@ -19,6 +21,7 @@ ApilinkError
 │       └── VaultUnreachable
 │   └── AwsSecretsManagerError  AWS Secrets Manager answered an error, or did not answer
 │       ├── AwsSecretNotFound   (also a CredentialNotFound)
+│       ├── AwsSecretConflict   (also a CredentialConflict)
 │       ├── AwsSecretDenied     the AWS identity may not, or its credentials are not valid
 │       └── AwsSecretThrottled  still throttled after every retry
 ├── AuthError                   a token that cannot be acquired or applied
@@ -87,12 +90,14 @@ __all__ = [
     "AuditKeyError",
     "AuditTampered",
     "AuthError",
+    "AwsSecretConflict",
     "AwsSecretDenied",
     "AwsSecretNotFound",
     "AwsSecretThrottled",
     "AwsSecretsManagerError",
     "BodyOverLimit",
     "ConfigError",
+    "CredentialConflict",
     "CredentialError",
     "CredentialExpired",
     "CredentialFileError",
@@ -179,6 +184,11 @@ class CredentialExpired(CredentialError):
     """The credential's ``expires_at`` is in the past."""
 
 
+class CredentialConflict(CredentialError):
+    """A compare-and-set write was refused: the entry changed since it was read (another
+    process wrote it first). Nothing was written; read the entry again."""
+
+
 class DecryptionError(CredentialError):
     """The credential file could not be decrypted: wrong password, or the file was changed."""
 
@@ -227,6 +237,10 @@ class AwsSecretsManagerError(CredentialError):
 
 class AwsSecretNotFound(AwsSecretsManagerError, CredentialNotFound):
     """No secret (or no such version) under the name asked for."""
+
+
+class AwsSecretConflict(AwsSecretsManagerError, CredentialConflict):
+    """The secret's current version is not the one read (or it exists when it should not)."""
 
 
 class AwsSecretDenied(AwsSecretsManagerError):

@@ -9,6 +9,14 @@ block's value (how a rotated OAuth token is kept), ``delete`` deletes the block.
 Trusted: the worker's operator and whoever may write Secret blocks on the Prefect server
 (anyone with Prefect API access can: keep that access to the people trusted with the secrets).
 Values are read into ``SecretStr`` by the references and never logged.
+
+Limit: Prefect's block API has no conditional write (no version to compare, no ``If-Match``),
+so this store does not implement ``compare_and_set``; a rotated OAuth token is written back
+through :func:`~apilink.credentials.base.check_then_put`, which compares just before it writes
+and cannot close that window. A worker that loses a refresh race still recovers: its refused
+refresh token makes it read the block again and use the token the winner saved
+(:mod:`apilink.auth.rotation`). For tokens that rotate under many workers, prefer Vault/OpenBao
+KV v2, AWS Secrets Manager or the encrypted file, whose writes are compare-and-set.
 """
 
 from __future__ import annotations

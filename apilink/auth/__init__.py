@@ -51,6 +51,7 @@ def build_auth(
     *,
     token_store: CredentialStore | None = None,
     clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> httpx.Auth | None:
     """The ``httpx.Auth`` that applies ``config`` to each request (``None`` for no auth).
 
@@ -59,6 +60,7 @@ def build_auth(
         token_store: where OAuth tokens live under ``storage_key``; PKCE and device-flow
             tokens are read from it, and every new or rotated token is written back.
         clock: Unix seconds now, for token expiry.
+        sleep: how to wait while another process stores a token it rotated.
     """
     if config is None:
         return None
@@ -69,7 +71,7 @@ def build_auth(
     if isinstance(config, BasicAuthConfig):
         return BasicAuth(config)
     if isinstance(config, OAuth2ClientCredentialsConfig):
-        return ClientCredentialsAuth(config, token_store=token_store, clock=clock)
+        return ClientCredentialsAuth(config, token_store=token_store, clock=clock, sleep=sleep)
     if isinstance(config, OAuth2PKCEConfig | OAuth2DeviceFlowConfig):
-        return StoredTokenAuth(config, token_store=token_store, clock=clock)
+        return StoredTokenAuth(config, token_store=token_store, clock=clock, sleep=sleep)
     raise NotImplementedError(f"auth type {config.type!r} is not supported")

@@ -8,6 +8,10 @@ loop), so many requests that find an expired token cause one refresh.
 On a 401 the token is refreshed once and the request retried once; a second 401 is an
 ``AuthError``. Extending: subclass ``OAuth2TokenAuth`` and implement ``load_token``,
 ``fresh_grant`` and ``refused_refresh``.
+
+With a store and a ``storage_key``, several processes may share one token: every refresh reads
+the stored token first, writes its result back with compare-and-set, and a process that loses
+the race uses the token the winner stored (see :mod:`apilink.auth.rotation`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections.abc import AsyncGenerator, Callable, Generator
 
 import httpx
 
+from apilink.auth.rotation import ROTATION_WAIT, StoredToken, TokenSlot
 from apilink.auth.token import OAuth2Config, OAuthToken, build_token_request, parse_token_response
 from apilink.config.auth import (
     OAuth2ClientCredentialsConfig,
@@ -54,6 +59,8 @@ class OAuth2TokenAuth(httpx.Auth):
         config: the OAuth section of the config.
         token_store: where tokens are kept between runs (under ``config.storage_key``).
         clock: Unix seconds now; tests pass a fake one.
+        sleep: how to wait while another process stores a token it rotated.
+        rotation_wait: how long to wait for that, in seconds, after a refused refresh.
     """
 
     def __init__(
@@ -62,10 +69,20 @@ class OAuth2TokenAuth(httpx.Auth):
         *,
         token_store: CredentialStore | None = None,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        rotation_wait: float = ROTATION_WAIT,
     ) -> None:
         self.config = config
         self._store = token_store
         self._clock = clock
+        self._slot = (
+            TokenSlot(token_store, config.storage_key, sleep=sleep, wait=rotation_wait)
+            if token_store is not None and config.storage_key
+            else None
+        )
+        # What the store held when last read or written (its version is what the next
+        # write-back compares against); ``None`` before the store was read.
+        self._stored: StoredToken | None = None
         self._token: OAuthToken | None = None
         self.token_listeners: list[Callable[[OAuthToken], None]] = []
         self._sync_lock = threading.Lock()
@@ -101,15 +118,23 @@ class OAuth2TokenAuth(httpx.Auth):
             failed_access_token: the access token a resource server just answered 401 to;
                 it is replaced unless another caller already did.
         """
+        just_loaded = False
         if self._token is None and (loaded := self.load_token()) is not None:
             self._set(loaded)
+            just_loaded = True
         token = self._token
-        if token is not None:
-            if failed_access_token is None:
-                if not token.is_expired(self._clock(), self.config.refresh_leeway):
+        if token is not None and self._usable(token, failed_access_token):
+            return
+        if self._slot is not None and not just_loaded:
+            # Note the stored version before asking the token endpoint; another process may
+            # have rotated the token since we read it, and its token may need no refresh.
+            self._stored = self._slot.read()
+            stored = self._stored.token
+            if token is not None and stored is not None and _differs(stored, token):
+                self._set(stored)
+                token = stored
+                if self._usable(token, failed_access_token):
                     return
-            elif token.access_token != failed_access_token:
-                return
         if token is not None and token.refresh_token is not None:
             grant = {"grant_type": "refresh_token", "refresh_token": token.refresh_token}
             grant.update(self.config.extra_token_params)
@@ -119,6 +144,8 @@ class OAuth2TokenAuth(httpx.Auth):
             except TokenEndpointError as exc:
                 if exc.error != "invalid_grant":
                     raise
+                if self._take_rotated(token):
+                    return
                 self._token = None
                 self.refused_refresh()
             else:
@@ -132,10 +159,38 @@ class OAuth2TokenAuth(httpx.Auth):
         self._set(token)
 
     def keep(self, token: OAuthToken) -> None:
-        """Cache ``token`` and, with a store and ``storage_key``, save it there."""
+        """Cache ``token`` and, with a store and ``storage_key``, write it back there.
+
+        The write is a compare-and-set against the version read before the token was asked
+        for; when another process stored a token first, that one is kept instead of ``token``.
+        """
         self._set(token)
-        if self._store is not None and self.config.storage_key:
-            self._store.put(self.config.storage_key, token.to_entry())
+        if self._slot is None:
+            return
+        if self._stored is None:
+            self._stored = self._slot.read()
+        self._stored = self._slot.write_back(token, self._stored.version)
+        kept = self._stored.token
+        if kept is not None and _differs(kept, token):
+            self._set(kept)
+
+    def _take_rotated(self, refused: OAuthToken) -> bool:
+        """After ``invalid_grant``: use the token another process stored with the refresh
+        token it got for ``refused``'s, if one appears in time."""
+        if self._slot is None:
+            return False
+        seen = self._stored or StoredToken(refused, None)
+        rotated = self._slot.rotated_since(seen, refused)
+        if rotated is None or rotated.token is None:
+            return False
+        self._stored = rotated
+        self._set(rotated.token)
+        return True
+
+    def _usable(self, token: OAuthToken, failed_access_token: str | None) -> bool:
+        if token.is_expired(self._clock(), self.config.refresh_leeway):
+            return False
+        return failed_access_token is None or token.access_token != failed_access_token
 
     def _set(self, token: OAuthToken) -> None:
         # Listeners first hear of a token before any request carries it (the run's redactor
@@ -221,8 +276,12 @@ class ClientCredentialsAuth(OAuth2TokenAuth):
         *,
         token_store: CredentialStore | None = None,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        rotation_wait: float = ROTATION_WAIT,
     ) -> None:
-        super().__init__(config, token_store=token_store, clock=clock)
+        super().__init__(
+            config, token_store=token_store, clock=clock, sleep=sleep, rotation_wait=rotation_wait
+        )
 
     def fresh_grant(self) -> dict[str, str]:
         grant = {"grant_type": "client_credentials"}
@@ -240,7 +299,9 @@ class StoredTokenAuth(OAuth2TokenAuth):
     """PKCE and device-flow tokens: a person logged in before; the store holds the result.
 
     Raises ``ReauthorizationRequired`` (naming ``apilink auth login``) when nothing is stored
-    or the refresh token is refused; a refused token is wiped from the store.
+    or the refresh token is refused and no other process stored a newer token meanwhile. A
+    refused token is left in the store: deleting it could delete the token another process
+    has just written there.
     """
 
     config: OAuth2PKCEConfig | OAuth2DeviceFlowConfig
@@ -251,8 +312,12 @@ class StoredTokenAuth(OAuth2TokenAuth):
         *,
         token_store: CredentialStore | None = None,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        rotation_wait: float = ROTATION_WAIT,
     ) -> None:
-        super().__init__(config, token_store=token_store, clock=clock)
+        super().__init__(
+            config, token_store=token_store, clock=clock, sleep=sleep, rotation_wait=rotation_wait
+        )
 
     def load_token(self) -> OAuthToken | None:
         key = self.config.storage_key
@@ -260,13 +325,21 @@ class StoredTokenAuth(OAuth2TokenAuth):
             raise ReauthorizationRequired(
                 f"{self.config.type} needs a credential store and a storage_key; " + login_hint(key)
             )
+        if self._slot is None:  # pragma: no cover - a store and a key make a slot
+            raise AssertionError("no token slot")
         try:
-            entry = self._store.get(key)
+            self._stored = self._slot.read()
         except CredentialError:
             raise ReauthorizationRequired(
                 f"no token is stored under '{key}'; " + login_hint(key)
             ) from None
-        return OAuthToken.from_entry(entry)
+        if self._stored.version is None:
+            raise ReauthorizationRequired(f"no token is stored under '{key}'; " + login_hint(key))
+        if self._stored.token is None:
+            raise ReauthorizationRequired(
+                f"the entry under '{key}' is not an OAuth token; " + login_hint(key)
+            )
+        return self._stored.token
 
     def fresh_grant(self) -> dict[str, str]:
         raise ReauthorizationRequired(
@@ -276,14 +349,13 @@ class StoredTokenAuth(OAuth2TokenAuth):
 
     def refused_refresh(self) -> None:
         key = self.config.storage_key
-        if self._store is not None and key:
-            try:
-                self._store.delete(key)
-            except CredentialError:
-                pass
         raise ReauthorizationRequired(
             f"the refresh token under '{key}' was refused (invalid_grant); " + login_hint(key)
         )
+
+
+def _differs(a: OAuthToken, b: OAuthToken) -> bool:
+    return (a.access_token, a.refresh_token) != (b.access_token, b.refresh_token)
 
 
 def run_token_flow(flow: TokenFlow, send: Callable[[httpx.Request], httpx.Response]) -> None:

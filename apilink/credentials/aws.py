@@ -11,9 +11,20 @@ target:
 ```
 
 An entry is a secret's ``SecretString``: a JSON object gives its fields, any other string is one
-field, ``value``, so ``secret://name`` reads it whole. ``put`` writes a new version (that is how
-a rotated refresh token is written back); ``delete`` schedules the secret for deletion after
+field, ``value``, so ``secret://name`` reads it whole. ``put`` writes a new version (a login's
+token, for instance); ``delete`` schedules the secret for deletion after
 AWS's shortest recovery window, 7 days, so a mistaken delete can be undone.
+
+``compare_and_set`` (how a rotated OAuth refresh token is written back when several workers
+share it) uses what AWS makes atomic, since ``PutSecretValue`` itself has no condition: the new
+version is put with only the label ``apilink-pending`` (so it is not current yet), then
+``UpdateSecretVersionStage`` moves ``AWSCURRENT`` (or the configured ``version_stage``) to it
+*from the version that was read*. AWS refuses that move when the label no longer sits on that
+version, so of two writers that read the same version only one moves it; the other's version
+stays a pending orphan (its label moves on with the next write) and the writer reads again.
+A ``ClientRequestToken`` of our own names the new version, so botocore's retries of the put
+make one version, not two. Creating a missing secret is the same race, settled by
+``CreateSecret`` refusing a name that exists.
 
 boto3 signs and sends every request itself: its own HTTP stack, not apilink's client builder
 (``apilink.http.clients``), so the rules are applied here, once, before a client exists: the
@@ -31,6 +42,7 @@ from __future__ import annotations
 import builtins
 import json
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -39,16 +51,23 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from apilink.config.credentials import AwsSecretsManagerConfig
-from apilink.credentials.base import check_name, check_unexpired, entry_of, plain_value
+from apilink.credentials.base import (
+    Versioned,
+    check_name,
+    check_unexpired,
+    entry_of,
+    plain_value,
+)
 from apilink.credentials.file_store import check_entry
 from apilink.errors import (
+    AwsSecretConflict,
     AwsSecretDenied,
     AwsSecretNotFound,
     AwsSecretsManagerError,
     AwsSecretThrottled,
 )
 
-__all__ = ["AwsSecretsManagerStore"]
+__all__ = ["PENDING_STAGE", "AwsSecretsManagerStore"]
 
 _NOT_FOUND = {"ResourceNotFoundException"}
 _DENIED = {
@@ -61,7 +80,10 @@ _DENIED = {
     "SignatureDoesNotMatch",
 }
 _THROTTLED = {"ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"}
+_CONFLICT = {"ResourceExistsException"}
 _DELETE_RECOVERY_DAYS = 7  # AWS's shortest recovery window
+PENDING_STAGE = "apilink-pending"
+"""The label of a version written by ``compare_and_set`` before it is made current."""
 
 
 class AwsSecretsManagerStore:
@@ -109,11 +131,79 @@ class AwsSecretsManagerStore:
             CredentialExpired: the entry's ``expires_at`` is not in the future.
             AwsSecretDenied, AwsSecretThrottled, AwsSecretsManagerError: as AWS answers.
         """
+        return self._read(name)[0]
+
+    def get_versioned(self, name: str) -> Versioned:
+        """``get``, with the version for ``compare_and_set`` (the ``VersionId`` read)."""
+        entry, version = self._read(name)
+        return Versioned(entry, version)
+
+    def compare_and_set(self, name: str, entry: Mapping[str, Any], expected: str | None) -> str:
+        """Make ``entry`` the current version of ``name`` only while ``expected`` is (``None``:
+        only if the secret does not exist); returns the new ``VersionId``.
+
+        Raises:
+            AwsSecretConflict: another version is current (or the secret exists); the new
+                version, if one was put, is left pending and never current.
+            AwsSecretsManagerError: as AWS answers; ``version_id`` pinned in the config.
+        """
+        clean = check_entry(name, entry)
+        if self._config.version_id is not None:
+            raise AwsSecretsManagerError(
+                f"secret {name!r} in {self._where()}: the config pins version_id, so nothing "
+                "can be written back; name a version_stage (or none) instead"
+            )
+        text = plain_value(clean) or json.dumps(clean, separators=(",", ":"))
+        new_version = str(uuid.uuid4())
+        if expected is None:
+            self._call(
+                "create",
+                name,
+                lambda: self._client.create_secret(
+                    Name=name, SecretString=text, ClientRequestToken=new_version
+                ),
+            )
+            return new_version
+        stage = self._config.version_stage or "AWSCURRENT"
+        self._call(
+            "write",
+            name,
+            lambda: self._client.put_secret_value(
+                SecretId=name,
+                SecretString=text,
+                ClientRequestToken=new_version,
+                VersionStages=[PENDING_STAGE],
+            ),
+        )
+        try:
+            self._call(
+                "write",
+                name,
+                lambda: self._client.update_secret_version_stage(
+                    SecretId=name,
+                    VersionStage=stage,
+                    RemoveFromVersionId=expected,
+                    MoveToVersionId=new_version,
+                ),
+                conflict_codes={"InvalidParameterException"},
+            )
+        except AwsSecretConflict:
+            raise AwsSecretConflict(
+                f"secret {name!r} in {self._where()} changed since it was read: {stage} is on "
+                "another version now; not written"
+            ) from None
+        return new_version
+
+    def _read(self, name: str) -> tuple[dict[str, Any], str]:
         asked: dict[str, str] = {"SecretId": check_name(name)}
         if self._config.version_stage is not None:
             asked["VersionStage"] = self._config.version_stage
         if self._config.version_id is not None:
             asked["VersionId"] = self._config.version_id
+        else:
+            # AWS's own default, said aloud: some implementations (moto) track "current" apart
+            # from the label that compare_and_set moves.
+            asked.setdefault("VersionStage", "AWSCURRENT")
         answer = self._call("read", name, lambda: self._client.get_secret_value(**asked))
         text = answer.get("SecretString")
         if not isinstance(text, str):
@@ -122,7 +212,7 @@ class AwsSecretsManagerStore:
             )
         entry = entry_of(text)
         check_unexpired(name, entry, self._now(), self._where())
-        return entry
+        return entry, str(answer.get("VersionId", ""))
 
     def put(self, name: str, entry: Mapping[str, Any]) -> None:
         """Store ``entry`` as a new version of secret ``name`` (created when missing)."""
@@ -167,11 +257,20 @@ class AwsSecretsManagerStore:
         where = f"AWS Secrets Manager ({self._region() or 'no region'})"
         return f"{where} at {self._config.endpoint_url}" if self._config.endpoint_url else where
 
-    def _call(self, action: str, name: str, request: Callable[[], Any]) -> Any:
+    def _call(
+        self,
+        action: str,
+        name: str,
+        request: Callable[[], Any],
+        *,
+        conflict_codes: frozenset[str] | set[str] = frozenset(),
+    ) -> Any:
         try:
             return request()
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in conflict_codes:
+                raise AwsSecretConflict(f"secret {name!r} in {self._where()}: {code}") from None
             raise self._mapped(action, name, code) from None
         except EndpointConnectionError:
             raise AwsSecretsManagerError(
@@ -186,6 +285,10 @@ class AwsSecretsManagerStore:
         where = self._where()
         if code in _NOT_FOUND:
             return AwsSecretNotFound(f"no secret named {name!r} in {where}")
+        if code in _CONFLICT:
+            return AwsSecretConflict(
+                f"cannot {action} secret {name!r} in {where}: it exists already ({code})"
+            )
         if code in _DENIED:
             return AwsSecretDenied(
                 f"cannot {action} secret {name!r} in {where}: access denied ({code}); check the "

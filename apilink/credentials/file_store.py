@@ -4,6 +4,10 @@ Every write re-encrypts the whole file under a fresh salt and nonce, into a temp
 the same folder that is fsynced and then renamed over the old one, so a crash leaves either the
 old or the new file, never half of one. A lock file serialises read-modify-write across
 processes. See :mod:`apilink.credentials.file_format` for the bytes.
+
+``compare_and_set`` (how a rotated OAuth token is written back) compares and writes under that
+same lock, which every writer takes, so the check and the write are one step for every process
+on the machine (or on a shared file system whose ``flock`` works across hosts).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from apilink.credentials.base import check_name
+from apilink.credentials.base import Versioned, check_name, entry_version
 from apilink.credentials.file_format import KeyDeriver, open_body, seal_body
 from apilink.credentials.kdf import (
     KdfName,
@@ -31,6 +35,7 @@ from apilink.credentials.kdf import (
 )
 from apilink.credentials.master_password import resolve_master_password
 from apilink.errors import (
+    CredentialConflict,
     CredentialError,
     CredentialExpired,
     CredentialFileError,
@@ -130,6 +135,34 @@ class EncryptedFileStore:
             entries = self._read()
             entries[name] = clean
             self._write(entries, self._password)
+
+    def get_versioned(self, name: str) -> Versioned:
+        """``get``, with the entry's version for ``compare_and_set``."""
+        entry = self.get(name)
+        return Versioned(entry, entry_version(entry))
+
+    def compare_and_set(self, name: str, entry: Mapping[str, Any], expected: str | None) -> str:
+        """Store ``entry`` under ``name`` only while the stored entry is at version ``expected``
+        (``None``: only while there is none); returns the new version.
+
+        The version of an entry is a keyed digest of its content (the file keeps no counter):
+        an entry that changed back to exactly what was read compares equal, and writing over
+        it is then the same as writing over what was read.
+
+        Raises:
+            CredentialConflict: the entry changed since it was read; nothing was written.
+        """
+        clean = check_entry(name, entry)
+        with self._lock:
+            entries = self._read()
+            current = entry_version(entries[name]) if name in entries else None
+            if current != expected:
+                raise CredentialConflict(
+                    f"credential {name!r} in {self._path} changed since it was read; not written"
+                )
+            entries[name] = clean
+            self._write(entries, self._password)
+        return entry_version(clean)
 
     def delete(self, name: str) -> None:
         """Remove ``name``.

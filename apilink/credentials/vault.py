@@ -10,6 +10,13 @@ a redirect to another origin (``X-Vault-Token`` goes to the configured server on
 capped at ``max_response_bytes`` after decompression and read within ``timeout`` per phase and
 ``deadline`` whole. Trusted: the operator and the config author (the URL). Not trusted: the
 network, and the server's redirects and answers.
+
+``compare_and_set`` (how a rotated OAuth token is written back) is KV v2's own check-and-set:
+the write carries ``cas=<the version read>`` (``cas=0``: only if absent) and the server refuses
+it when the path's current version is another, so the check and the write are one step on the
+server, whichever process or machine writes. KV v1 keeps no versions: there it is
+:func:`~apilink.credentials.base.check_then_put`, whose window is not closed (a documented
+limit; use KV v2 for tokens that rotate).
 """
 
 from __future__ import annotations
@@ -25,10 +32,11 @@ import hvac.exceptions as hvac_errors
 import requests
 
 from apilink.config.credentials import VaultAppRoleAuth, VaultStoreConfig
-from apilink.credentials.base import check_unexpired
+from apilink.credentials.base import Versioned, check_then_put, check_unexpired, entry_version
 from apilink.credentials.file_store import check_entry
 from apilink.errors import (
     BodyOverLimit,
+    CredentialConflict,
     SlowBody,
     VaultCredentialNotFound,
     VaultError,
@@ -49,6 +57,10 @@ _RETRYABLE = (
     hvac_errors.RateLimitExceeded,
 )
 _CONNECTION = (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
+
+
+class _CasMismatch(Exception):
+    """KV v2 refused a write whose ``cas`` is not the current version (raised past retries)."""
 
 
 class VaultStore:
@@ -115,6 +127,52 @@ class VaultStore:
             CredentialExpired: the entry's ``expires_at`` is not in the future.
             VaultSealed, VaultForbidden, VaultUnreachable, VaultError: as the server answers.
         """
+        return self._read(name)[0]
+
+    def get_versioned(self, name: str) -> Versioned:
+        """``get``, with the version for ``compare_and_set`` (KV v2's version number)."""
+        entry, version = self._read(name)
+        return Versioned(entry, version)
+
+    def compare_and_set(self, name: str, entry: Mapping[str, Any], expected: str | None) -> str:
+        """Write ``entry`` only while the stored version is ``expected`` (``None``: only if
+        nothing is there); returns the new version.
+
+        Raises:
+            CredentialConflict: another version is stored; nothing was written.
+            VaultSealed, VaultForbidden, VaultUnreachable, VaultError: as the server answers.
+        """
+        if self._config.kv_version != 2 or not (expected is None or expected.isdigit()):
+            # KV v1, or a server that reported no version number: nothing to give `cas`.
+            return check_then_put(self, name, entry, expected)
+        clean = check_entry(name, entry)
+        path = self._entry_path(name)
+        kv = self._client.secrets.kv
+        mount = self._config.mount_point
+        cas = 0 if expected is None else int(expected)
+
+        def write() -> Any:
+            try:
+                return kv.v2.create_or_update_secret(
+                    path=path, secret=clean, cas=cas, mount_point=mount
+                )
+            except hvac_errors.InvalidRequest as exc:
+                if "check-and-set" in str(exc):
+                    raise _CasMismatch from None
+                raise
+
+        try:
+            response = self._call("write", path, write)
+        except _CasMismatch:
+            # A retried write that did land also ends here: the caller reads the entry again
+            # and finds its own value, which is as good.
+            raise CredentialConflict(
+                f"credential {name!r} at {self._where(path)} changed since it was read "
+                "(check-and-set refused); not written"
+            ) from None
+        return str(response["data"]["version"])
+
+    def _read(self, name: str) -> tuple[dict[str, Any], str]:
         path = self._entry_path(name)
         kv = self._client.secrets.kv
         if self._config.kv_version == 2:
@@ -126,6 +184,9 @@ class VaultStore:
                 ),
             )
             entry = dict(response["data"]["data"] or {})
+            metadata = response["data"].get("metadata") or {}
+            number = metadata.get("version")
+            version = str(number) if isinstance(number, int) else entry_version(entry)
         else:
             response = self._call(
                 "read",
@@ -133,8 +194,9 @@ class VaultStore:
                 lambda: kv.v1.read_secret(path=path, mount_point=self._config.mount_point),
             )
             entry = dict(response["data"] or {})
+            version = entry_version(entry)
         check_unexpired(name, entry, self._now(), self._where(path))
-        return entry
+        return entry, version
 
     def put(self, name: str, entry: Mapping[str, Any]) -> None:
         """Write ``entry`` at ``path_prefix + name`` (a new version on KV v2)."""

@@ -8,6 +8,7 @@ Grants: authorization code with PKCE (S256 only, required), client credentials, 
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import Any
 from urllib.parse import parse_qsl
@@ -305,14 +306,18 @@ def create_app(state: ServerState) -> Starlette:
 
     async def token(request: Request) -> Response:
         oauth_request = await _oauth_request(request)
+        grant_type = oauth_request.form.get("grant_type", "")
         with state.lock:
-            state.token_requests[oauth_request.form.get("grant_type", "")] += 1
+            state.token_requests[grant_type] += 1
             state.token_forms.append(dict(oauth_request.form))
             if state.forced_token_response is not None:
                 status, body, content_type = state.forced_token_response
                 state.forced_token_response = None
                 return Response(body, status_code=status, media_type=content_type)
             response: Response = server.create_token_response(oauth_request)
+            delay = state.refresh_response_delay
+        if delay and response.status_code == 200 and grant_type == "refresh_token":
+            await asyncio.sleep(delay)  # outside the lock: other token requests go on
         return response
 
     async def device_code(request: Request) -> Response:

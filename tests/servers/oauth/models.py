@@ -131,7 +131,9 @@ class ServerState:
     polls answer ``slow_down``); ``expire_device_codes()``; ``revoke_access_tokens()``;
     ``reject_resource`` (every resource request is 401); ``login_user`` (the person the
     authorization page logs in; ``None``: they refuse); ``forced_token_response``
-    (status, body bytes, content type) for the next token request.
+    (status, body bytes, content type) for the next token request;
+    ``refresh_response_delay`` (seconds a successful refresh answer is held back, after the old
+    refresh token is already dead, so a concurrent refresh with it is refused meanwhile).
     """
 
     clock: Callable[[], float] = time.time
@@ -153,6 +155,7 @@ class ServerState:
     reject_resource: bool = False
     login_user: str | None = "alice"
     forced_token_response: tuple[int, bytes, str] | None = None
+    refresh_response_delay: float = 0.0
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     @property
