@@ -39,6 +39,8 @@ ApilinkError
 │   └── LastAdminError          the request would leave no admin
 ├── TransportError              an HTTP exchange that failed for good (endpoint, method, status)
 │   ├── InsecureTransport       http:// to a host that is not loopback, or another origin
+│   ├── TLSRefused              a TLS handshake refused: no or a rejected client certificate,
+│   │                           or a server certificate not trusted (never retried)
 │   ├── ResponseTooLarge        a body (decoded) over `max_response_bytes`
 │   ├── DeadlineExceeded        no whole answer within the request's deadline
 │   ├── HTTPStatusError         a status that retries did not cure
@@ -123,6 +125,7 @@ __all__ = [
     "StateError",
     "StateMismatch",
     "SyncIncomplete",
+    "TLSRefused",
     "TargetUnavailable",
     "TemplateSyntaxError",
     "TokenEndpointError",
@@ -368,6 +371,12 @@ class TransportError(ApilinkError):
 class InsecureTransport(TransportError):
     """Plain ``http://`` to a host that is not loopback, without ``allow_insecure_http``; or a
     request to an origin its client was not configured for."""
+
+
+class TLSRefused(TransportError):
+    """A TLS handshake that failed for a reason a retry cannot cure: the server requires a
+    client certificate (``tls.client_cert``) and none was presented, it refused the one
+    presented, or its own certificate is not trusted (``verify``)."""
 
 
 class ResponseTooLarge(TransportError):

@@ -22,6 +22,7 @@ from apilink.config.credentials import CredentialStoreConfig
 from apilink.config.masking import SecretBearing
 from apilink.http.origin import insecure_url_problem, normalize_url
 from apilink.http.rate_limit_config import RateLimitConfig
+from apilink.http.tls_config import TLSConfig
 from apilink.mapping.field_config import FieldMapping
 from apilink.pagination import PaginatorOptions, parse_pagination
 from apilink.run.partitions_config import PartitionsConfig
@@ -141,6 +142,11 @@ class ConnectionConfig(SecretBearing, _Model):
     retry: RetryConfig | None = None
     endpoints: dict[str, EndpointConfig] = Field(default_factory=dict)
     verify: bool | str = Field(True, description="TLS verification; a path names a CA bundle.")
+    tls: TLSConfig | None = Field(
+        None,
+        description="The client certificate (mutual TLS) presented on every connection of "
+        "this API, its token endpoint's included.",
+    )
     allow_insecure_http: bool = False
     max_concurrency: int = Field(8, ge=1, le=256)
     rate_limit: RateLimitConfig | None = Field(
