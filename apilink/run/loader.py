@@ -16,9 +16,10 @@ A record that cannot be encoded as JSON (NaN, Infinity, a value JSON has no form
 alone, with the reason naming the field: it is set aside and the rest of its batch is sent.
 
 A target that refuses the run's credentials (a 401 that the auth's token refresh did not cure,
-a 403, a token that cannot be had) raises :class:`~apilink.errors.CredentialsRefused` instead of
-failing the record: every further record would fail the same way, so the run stops, and what
-was not acknowledged is sent by a rerun rather than dead-lettered one by one. So does a target
+a 403, a token that cannot be had, a refused client certificate) raises
+:class:`~apilink.errors.CredentialsRefused` instead of failing the record: every further record
+would fail the same way, so the run stops, and what was not acknowledged is sent by a rerun
+rather than dead-lettered one by one. So does a target
 that failed transiently (429, 5xx, unreachable) for a request's whole retry budget
 (:class:`~apilink.errors.TargetUnavailable`): a target that is down costs one deadline, not one
 per record. With ``retry.max_attempts`` set, a request whose attempts run out fails its records
@@ -48,6 +49,7 @@ from apilink.errors import (
     CredentialsRefused,
     HTTPStatusError,
     TargetUnavailable,
+    TLSRefused,
     TransportError,
 )
 from apilink.http.sending import (
@@ -309,7 +311,8 @@ class Loader:
                     params=self.endpoint.params or None,
                     content=content,
                 )
-            except AuthError as exc:
+            except (AuthError, TLSRefused) as exc:
+                # A refused client certificate refuses every record alike, as a 401 does.
                 raise self._refused(None, str(exc)) from None
             except (ApilinkError, httpx.HTTPError) as exc:
                 if type(exc) in (TransportError, DeadlineExceeded) and self._budget_spent(None):
