@@ -39,6 +39,7 @@ ApilinkError
 │   └── LastAdminError          the request would leave no admin
 ├── TransportError              an HTTP exchange that failed for good (endpoint, method, status)
 │   ├── InsecureTransport       http:// to a host that is not loopback, or another origin
+│   ├── MessageRejected         a response whose JWS did not verify or JWE did not decrypt
 │   ├── TLSRefused              a TLS handshake refused: no or a rejected client certificate,
 │   │                           or a server certificate not trusted (never retried)
 │   ├── ResponseTooLarge        a body (decoded) over `max_response_bytes`
@@ -110,6 +111,7 @@ __all__ = [
     "InsecureTransport",
     "LastAdminError",
     "MappingFailure",
+    "MessageRejected",
     "PaginationError",
     "PartitionsFailed",
     "PathSyntaxError",
@@ -371,6 +373,20 @@ class TransportError(ApilinkError):
 class InsecureTransport(TransportError):
     """Plain ``http://`` to a host that is not loopback, without ``allow_insecure_http``; or a
     request to an origin its client was not configured for."""
+
+
+class MessageRejected(TransportError):
+    """A response that failed its endpoint's ``verify`` or ``decrypt``: its page is not used.
+
+    Attributes:
+        check: ``"verify"`` or ``"decrypt"``.
+        where: the endpoint's key path (``source.endpoints.statements``).
+    """
+
+    def __init__(self, message: str, *, check: str, where: str) -> None:
+        self.check = check
+        self.where = where
+        super().__init__(message)
 
 
 class TLSRefused(TransportError):

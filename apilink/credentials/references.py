@@ -3,7 +3,8 @@
 A reference is a whole value: ``secret://github_api#token`` reads field ``token`` of entry
 ``github_api``; ``secret://github_api`` reads the entry's only field (``expires_at`` aside).
 References are looked for in the ``auth`` and ``tls`` sections, the ``headers`` and every
-endpoint's ``params`` and ``headers`` of both ``source`` and ``target``.
+endpoint's ``params``, ``headers`` and protection keys (``encrypt``, ``sign``, ``decrypt``,
+``verify``) of both ``source`` and ``target``.
 """
 
 from __future__ import annotations
@@ -93,10 +94,14 @@ class _Resolver:
         return copy.with_secret_texts(_changed(conn.headers, update["headers"]))
 
     def _endpoint(self, endpoint: EndpointConfig, where: str) -> EndpointConfig:
-        update = {
+        update: dict[str, Any] = {
             "params": self._mapping(endpoint.params, f"{where}.params", as_text=False),
             "headers": self._mapping(endpoint.headers, f"{where}.headers", as_text=True),
         }
+        for key in ("encrypt", "sign", "decrypt", "verify"):
+            section = getattr(endpoint, key)
+            if section is not None:
+                update[key] = self._model(section, f"{where}.{key}")
         copy = endpoint.model_copy(update=update)
         return copy.with_secret_texts(
             [

@@ -52,6 +52,7 @@ from apilink.errors import (
     TLSRefused,
     TransportError,
 )
+from apilink.http.protection import RequestProtection
 from apilink.http.sending import (
     DeadlineExceeded,
     RetryPolicy,
@@ -175,6 +176,9 @@ class Loader:
         self._scope_bytes = self.scope.encode() + b"\n"
         # Bodies are sent as encoded bytes, so their Content-Type is said here (unless configured).
         self._headers = dict(endpoint.headers)
+        self._protection = RequestProtection.of(
+            f"target.endpoints.{name}", endpoint.encrypt, endpoint.sign
+        )
         if not any(k.lower() == "content-type" for k in self._headers):
             self._headers["Content-Type"] = "application/json"
         self.redactor = redactor or Redactor()
@@ -299,6 +303,8 @@ class Loader:
         except LookupError as exc:
             return 0, failures + self._failed(records, None, str(exc), key)
         headers = {**self._headers, "Idempotency-Key": key}
+        if self._protection is not None:
+            content = self._protection.apply(content, headers)
         async with self._semaphore:
             try:
                 response = await send_with_retry(
