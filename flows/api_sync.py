@@ -16,11 +16,17 @@ from prefect.context import SyncClientContext
 from prefect.runtime import flow_run
 from pydantic import SecretStr
 
-from apilink.audit.settings import plain_log_path, run_audit_log
+from apilink.audit.settings import denial_audit_log, plain_log_path, run_audit_log
 from apilink.auth.token import OAuthToken
 from apilink.config import SyncConfig
 from apilink.config.models import MappingConfig
-from apilink.errors import ConfigError, StateError, SyncIncomplete, ValidationFailed
+from apilink.errors import (
+    ConfigError,
+    MessageRejected,
+    StateError,
+    SyncIncomplete,
+    ValidationFailed,
+)
 from apilink.redaction import install_redaction, open_log_file, secret_values
 from apilink.run.gc_tuning import fewer_collections
 from apilink.run.loader import STOPS_THE_RUN, RunStopper
@@ -237,6 +243,18 @@ async def api_sync(
                             break  # the target refuses the credentials or is down
                         await _sync_mapping(session, rule, number, run)
         finally:
+            if run.rejected:
+                # A body that fails its signature or decryption may be an attack: one audit
+                # line each, in the operator's file when the config does not audit.
+                sink = audit or denial_audit_log(run_config.config, trusted=run_config.trusted)
+                for rejected in run.rejected:
+                    sink.record(
+                        "message.rejected",
+                        actor=resolved.name,
+                        target=rejected.where,
+                        outcome="failure",
+                        details={"check": rejected.check},
+                    )
             run.quarantine.close()
             summary = run.summary
             if run.quarantine.count:
@@ -292,6 +310,7 @@ class _Run:
     dry_run: bool
     summary: SyncSummary = field(default_factory=SyncSummary)
     stopped: bool = False
+    rejected: list[MessageRejected] = field(default_factory=list)
 
     def deliveries(self, rule: MappingConfig, index: int) -> ChunkDeliveries | None:
         """What acknowledges progress within chunk ``index`` (none without a checkpoint)."""
@@ -345,6 +364,8 @@ async def _sync_mapping(session: SyncSession, rule: MappingConfig, number: int, 
                 if loading is not None:
                     settled, loading = loading, None
                     await _settle(settled, rule, number, run)
+                if isinstance(exc, MessageRejected):
+                    run.rejected.append(exc)
                 summary.errors.append(_error(session, f"extract {rule.source}", exc))
                 return
             if not records:
