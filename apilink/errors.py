@@ -42,6 +42,9 @@ ApilinkError
 │   └── LastAdminError          the request would leave no admin
 ├── TransportError              an HTTP exchange that failed for good (endpoint, method, status)
 │   ├── InsecureTransport       http:// to a host that is not loopback, or another origin
+│   ├── MessageRejected         a response whose JWS did not verify or JWE did not decrypt
+│   ├── TLSRefused              a TLS handshake refused: no or a rejected client certificate,
+│   │                           or a server certificate not trusted (never retried)
 │   ├── ResponseTooLarge        a body (decoded) over `max_response_bytes`
 │   ├── DeadlineExceeded        no whole answer within the request's deadline
 │   ├── HTTPStatusError         a status that retries did not cure
@@ -113,6 +116,7 @@ __all__ = [
     "InsecureTransport",
     "LastAdminError",
     "MappingFailure",
+    "MessageRejected",
     "PaginationError",
     "PartitionsFailed",
     "PathSyntaxError",
@@ -128,6 +132,7 @@ __all__ = [
     "StateError",
     "StateMismatch",
     "SyncIncomplete",
+    "TLSRefused",
     "TargetUnavailable",
     "TemplateSyntaxError",
     "TokenEndpointError",
@@ -382,6 +387,26 @@ class TransportError(ApilinkError):
 class InsecureTransport(TransportError):
     """Plain ``http://`` to a host that is not loopback, without ``allow_insecure_http``; or a
     request to an origin its client was not configured for."""
+
+
+class MessageRejected(TransportError):
+    """A response that failed its endpoint's ``verify`` or ``decrypt``: its page is not used.
+
+    Attributes:
+        check: ``"verify"`` or ``"decrypt"``.
+        where: the endpoint's key path (``source.endpoints.statements``).
+    """
+
+    def __init__(self, message: str, *, check: str, where: str) -> None:
+        self.check = check
+        self.where = where
+        super().__init__(message)
+
+
+class TLSRefused(TransportError):
+    """A TLS handshake that failed for a reason a retry cannot cure: the server requires a
+    client certificate (``tls.client_cert``) and none was presented, it refused the one
+    presented, or its own certificate is not trusted (``verify``)."""
 
 
 class ResponseTooLarge(TransportError):

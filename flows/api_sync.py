@@ -12,7 +12,7 @@ from prefect.context import SyncClientContext
 from prefect.runtime import flow_run
 from pydantic import SecretStr
 
-from apilink.audit.settings import plain_log_path, run_audit_log
+from apilink.audit.settings import denial_audit_log, plain_log_path, run_audit_log
 from apilink.auth.token import OAuthToken
 from apilink.config import SyncConfig
 from apilink.config.models import MappingConfig
@@ -211,6 +211,7 @@ async def api_sync(
             resolved, flow_run.get_id() or f"local-{uuid4().hex}", secret_values=run_secrets
         )
         summary = SyncSummary()
+        pipeline: Pipeline | None = None
         await progress.start()
         try:
             # The run holds chunks of records: see apilink.run.gc_tuning.
@@ -236,6 +237,19 @@ async def api_sync(
                     )
                     await pipeline.run(rules)
         finally:
+            rejected = pipeline.rejected if pipeline is not None else []
+            if rejected:
+                # A body that fails its signature or decryption may be an attack: one audit
+                # line each, in the operator's file when the config does not audit.
+                sink = audit or denial_audit_log(run_config.config, trusted=run_config.trusted)
+                for each in rejected:
+                    sink.record(
+                        "message.rejected",
+                        actor=resolved.name,
+                        target=each.where,
+                        outcome="failure",
+                        details={"check": each.check},
+                    )
             quarantine.close()
             if quarantine.count:
                 summary.quarantine_file = str(quarantine.path)

@@ -48,7 +48,7 @@ def acquire_token(
     if isinstance(auth, OAuth2TokenAuth):
         if on_token is not None:
             auth.token_listeners.append(on_token)
-        with token_client_for(connection, timeout) as client:
+        with token_client_for(connection, timeout, side=side) as client:
             run_token_flow(auth.acquire(), lambda request: send_token_request(client, request))
         get_run_logger().info("%s auth ready (%s): token acquired", side, kind)
     else:

@@ -21,7 +21,14 @@ from apilink.config.auth import AuthConfig
 from apilink.config.credentials import CredentialStoreConfig
 from apilink.config.masking import SecretBearing
 from apilink.http.origin import insecure_url_problem, normalize_url
+from apilink.http.protection_config import (
+    JWEDecryptConfig,
+    JWEEncryptConfig,
+    JWSDetachedSignConfig,
+    JWSDetachedVerifyConfig,
+)
 from apilink.http.rate_limit_config import RateLimitConfig
+from apilink.http.tls_config import TLSConfig
 from apilink.mapping.field_config import FieldMapping
 from apilink.pagination import PaginatorOptions, parse_pagination
 from apilink.run.partitions_config import PartitionsConfig
@@ -107,6 +114,18 @@ class EndpointConfig(SecretBearing, _Model):
     idempotency_key: str | None = Field(
         None, description="Record field whose value identifies it at the target."
     )
+    encrypt: JWEEncryptConfig | None = Field(
+        None, description="Target endpoints: send request bodies as a compact JWE."
+    )
+    sign: JWSDetachedSignConfig | None = Field(
+        None, description="Target endpoints: sign each request body (detached JWS header)."
+    )
+    decrypt: JWEDecryptConfig | None = Field(
+        None, description="Source endpoints: decrypt JWE response bodies before reading."
+    )
+    verify: JWSDetachedVerifyConfig | None = Field(
+        None, description="Source endpoints: check each response's detached JWS signature."
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -141,6 +160,11 @@ class ConnectionConfig(SecretBearing, _Model):
     retry: RetryConfig | None = None
     endpoints: dict[str, EndpointConfig] = Field(default_factory=dict)
     verify: bool | str = Field(True, description="TLS verification; a path names a CA bundle.")
+    tls: TLSConfig | None = Field(
+        None,
+        description="The client certificate (mutual TLS) presented on every connection of "
+        "this API, its token endpoint's included.",
+    )
     allow_insecure_http: bool = False
     max_concurrency: int = Field(8, ge=1, le=256)
     rate_limit: RateLimitConfig | None = Field(
@@ -259,6 +283,24 @@ class SyncConfig(SecretBearing, _Model):
         description="Folder of checkpoints and dead-letter files; default APILINK_STATE_DIR, "
         "else ~/.apilink/state.",
     )
+
+    @model_validator(mode="after")
+    def _protection_sides(self) -> SyncConfig:
+        """Requests are protected on the way out, responses checked on the way in."""
+        wrong = (
+            ("source", ("encrypt", "sign"), "decrypt, verify"),
+            ("target", ("decrypt", "verify"), "encrypt, sign"),
+        )
+        for side, keys, valid in wrong:
+            for name, endpoint in getattr(self, side).endpoints.items():
+                for key in keys:
+                    if getattr(endpoint, key) is not None:
+                        raise ValueError(
+                            f"`{side}.endpoints.{name}.{key}`: a {side} endpoint "
+                            f"{'reads responses' if side == 'source' else 'sends requests'}; "
+                            f"valid here: {valid}"
+                        )
+        return self
 
     @model_validator(mode="after")
     def _endpoints_exist(self) -> SyncConfig:

@@ -2,8 +2,9 @@
 
 A reference is a whole value: ``secret://github_api#token`` reads field ``token`` of entry
 ``github_api``; ``secret://github_api`` reads the entry's only field (``expires_at`` aside).
-References are looked for in the ``auth`` section, the ``headers`` and every endpoint's
-``params`` and ``headers`` of both ``source`` and ``target``.
+References are looked for in the ``auth`` and ``tls`` sections, the ``headers`` and every
+endpoint's ``params``, ``headers`` and protection keys (``encrypt``, ``sign``, ``decrypt``,
+``verify``) of both ``source`` and ``target``.
 """
 
 from __future__ import annotations
@@ -86,15 +87,21 @@ class _Resolver:
         }
         if conn.auth is not None:
             update["auth"] = self._model(conn.auth, f"{where}.auth")
+        if conn.tls is not None:
+            update["tls"] = self._model(conn.tls, f"{where}.tls")
         copy = conn.model_copy(update=update)
         # A value read into a plain header is a secret the redactor and the repr must know.
         return copy.with_secret_texts(_changed(conn.headers, update["headers"]))
 
     def _endpoint(self, endpoint: EndpointConfig, where: str) -> EndpointConfig:
-        update = {
+        update: dict[str, Any] = {
             "params": self._mapping(endpoint.params, f"{where}.params", as_text=False),
             "headers": self._mapping(endpoint.headers, f"{where}.headers", as_text=True),
         }
+        for key in ("encrypt", "sign", "decrypt", "verify"):
+            section = getattr(endpoint, key)
+            if section is not None:
+                update[key] = self._model(section, f"{where}.{key}")
         copy = endpoint.model_copy(update=update)
         return copy.with_secret_texts(
             [

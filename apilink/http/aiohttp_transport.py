@@ -18,8 +18,11 @@ What the transport does, so that retries and caps behave as with httpx's own tra
 - aiohttp's errors become httpx's: :class:`httpx.ConnectError`, :class:`httpx.ConnectTimeout`,
   :class:`httpx.ReadTimeout`, :class:`httpx.PoolTimeout`, :class:`httpx.ReadError`,
   :class:`httpx.RemoteProtocolError`, so they are retried where httpx's would be;
-- TLS: ``verify`` is ``True`` (certifi's bundle, as httpx), ``False``, or a CA bundle path; the
-  context is built on the first ``https://`` request only;
+- TLS: ``verify`` is ``True`` (certifi's bundle, as httpx), ``False``, or a CA bundle path, and
+  ``tls`` (a :class:`~apilink.http.tls.ClientTLS`) adds the client certificate of mutual TLS;
+  the context is built on the first ``https://`` request only. A connection dropped during or
+  just after the handshake is probed (:func:`apilink.http.tls.diagnose`): a refused client
+  certificate is :class:`~apilink.errors.TLSRefused`, which is never retried;
 - with a ``policy`` (:class:`~apilink.http.origin.OriginPolicy`), a request to another origin, or
   down to http, is refused before it is sent; with ``max_response_bytes``, every body (a token
   endpoint's too) is decoded by :mod:`apilink.http.body_limit` and refused past the limit.
@@ -47,6 +50,7 @@ import httpx
 from apilink.errors import BodyOverLimit
 from apilink.http.body_limit import BoundedDecoder, bounded_response
 from apilink.http.origin import OriginPolicy
+from apilink.http.tls import ClientTLS, diagnose, is_tls_failure
 
 __all__ = ["AiohttpTransport", "read_limited"]
 
@@ -86,7 +90,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             request's ``pool`` timeout).
         keepalive_expiry: seconds an idle connection is kept.
         verify: ``True`` (certifi's CA bundle), ``False`` (no verification), or a CA bundle
-            path.
+            path; ignored when ``tls`` is given.
+        tls: the connection's TLS, its client certificate included (it has ``verify``).
         trust_env: read proxy settings and ``.netrc`` from the environment, as aiohttp does.
         policy: where requests may go (``None``: anywhere).
         max_response_bytes: decoded bytes allowed in any body (``None``: no limit).
@@ -101,12 +106,14 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         trust_env: bool = False,
         policy: OriginPolicy | None = None,
         max_response_bytes: int | None = None,
+        tls: ClientTLS | None = None,
     ) -> None:
         self.policy = policy
+        self.tls = tls if tls is not None else ClientTLS(verify)
         self.max_response_bytes = max_response_bytes
         self.max_connections = max_connections
         self.keepalive_expiry = keepalive_expiry
-        self.verify = verify
+        self.verify = self.tls.verify
         self.trust_env = trust_env
         self._session: aiohttp.ClientSession | None = None
         self._ssl: ssl.SSLContext | bool | None = None
@@ -130,13 +137,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     def _tls(self) -> ssl.SSLContext | bool:
         if self._ssl is None:
-            if self.verify is False:
-                self._ssl = False
-            else:
-                import certifi
-
-                cafile = self.verify if isinstance(self.verify, str) else certifi.where()
-                self._ssl = ssl.create_default_context(cafile=cafile)
+            plain = self.tls.verify is False and self.tls.identity is None
+            self._ssl = False if plain else self.tls.context()
         return self._ssl
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -202,6 +204,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         try:
             return await session.request(request.method, str(request.url), **options)
         except Exception as exc:
+            if request.url.scheme == "https" and is_tls_failure(exc):
+                what = self.policy.what if self.policy is not None else "API"
+                refused = await diagnose(self.tls, request.url, what)
+                if refused is not None:
+                    raise refused from None
             raise _httpx_error(exc, request) from exc
 
     async def aclose(self) -> None:

@@ -9,7 +9,11 @@ Whatever the client, the same rules hold for every request and every response:
 
 - **https only**; ``http://`` to loopback is the exception, and so is a connection that says
   ``allow_insecure_http: true`` (a warning names the host). ``HTTPS://`` is ``https://``.
-- **TLS verification on**; ``verify: false`` logs a warning naming the host.
+- **TLS verification on**; ``verify: false`` logs a warning naming the host. A connection's
+  ``tls`` client certificate (:mod:`apilink.http.tls`) is presented by every client of that
+  connection: the sync's transport, its rate-limited one, its token endpoint. A handshake the
+  server refuses is one :class:`~apilink.errors.TLSRefused` naming ``tls.client_cert``, never
+  retried.
 - **Only to its own origins** (:class:`~apilink.http.origin.OriginPolicy`): a request to any
   other origin, or down to http, is refused before it is sent, so no credential goes with it.
   That covers a redirect (httpx clients follow none; the Vault session checks every hop), a
@@ -49,6 +53,7 @@ from apilink.http.aiohttp_transport import AiohttpTransport
 from apilink.http.body_limit import SUPPORTED_ENCODINGS, BoundedDecoder
 from apilink.http.body_limit import bounded_response as _bounded
 from apilink.http.origin import OriginPolicy, tls_verify
+from apilink.http.tls import ClientTLS, connection_tls, diagnose, diagnose_sync, is_tls_failure
 
 __all__ = [
     "ACCEPT_ENCODING",
@@ -117,17 +122,24 @@ def api_client(
     Requests go through :class:`~apilink.http.aiohttp_transport.AiohttpTransport`, which enforces
     the policy and the cap itself (so the fast lane keeps them); another ``transport`` (tests
     pass mock transports) is wrapped in :class:`GuardedAsyncTransport`. Redirects are not
-    followed: a 3xx is an answer, reported as such.
+    followed: a 3xx is an answer, reported as such. Another transport that opens connections
+    itself must be built with the connection's TLS (see
+    :func:`~apilink.http.rate_limit.rate_limited_transport`).
+
+    Raises:
+        InsecureTransport: a URL that is plain http to a host that is not loopback.
+        ConfigError: the connection's ``tls`` client certificate cannot be loaded.
     """
     policy = connection_policy(connection, what)
     limit = connection.max_concurrency
     cap = connection.max_response_bytes
+    tls = connection_tls(connection, what)
     if transport is None:
         transport = AiohttpTransport(
-            max_connections=limit, verify=connection.verify, policy=policy, max_response_bytes=cap
+            max_connections=limit, policy=policy, max_response_bytes=cap, tls=tls
         )
     elif not isinstance(transport, AiohttpTransport):
-        transport = GuardedAsyncTransport(transport, policy, cap)
+        transport = GuardedAsyncTransport(transport, policy, cap, tls)
     return httpx.AsyncClient(
         base_url=connection.base_url,
         headers={"Accept-Encoding": ACCEPT_ENCODING, **connection.headers},
@@ -141,18 +153,31 @@ def api_client(
 
 
 class GuardedAsyncTransport(httpx.AsyncBaseTransport):
-    """Any async transport, with a policy checked before each request and bodies capped."""
+    """Any async transport, with a policy checked before each request and bodies capped; with
+    ``tls``, a refused handshake is :class:`~apilink.errors.TLSRefused`."""
 
     def __init__(
-        self, inner: httpx.AsyncBaseTransport, policy: OriginPolicy, max_bytes: int | None
+        self,
+        inner: httpx.AsyncBaseTransport,
+        policy: OriginPolicy,
+        max_bytes: int | None,
+        tls: ClientTLS | None = None,
     ) -> None:
         self.inner = inner
         self.policy = policy
         self.max_bytes = max_bytes
+        self.tls = tls
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.policy.check(request.url)
-        response = await self.inner.handle_async_request(request)
+        try:
+            response = await self.inner.handle_async_request(request)
+        except httpx.TransportError as exc:
+            if self.tls is not None and request.url.scheme == "https" and is_tls_failure(exc):
+                refused = await diagnose(self.tls, request.url, self.policy.what)
+                if refused is not None:
+                    raise refused from None
+            raise
         try:
             return _bounded(response, self.max_bytes, request=request)
         except BaseException:
@@ -178,11 +203,13 @@ class GuardedTransport(httpx.BaseTransport):
         policy: OriginPolicy,
         max_bytes: int | None,
         deadline: float | None,
+        tls: ClientTLS | None = None,
     ) -> None:
         self.inner = inner
         self.policy = policy
         self.max_bytes = max_bytes
         self.deadline = deadline
+        self.tls = tls
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         self.policy.check(request.url)
@@ -192,7 +219,14 @@ class GuardedTransport(httpx.BaseTransport):
             request.extensions["timeout"] = {
                 k: self.deadline if v is None else min(v, self.deadline) for k, v in phases.items()
             }
-        response = self.inner.handle_request(request)
+        try:
+            response = self.inner.handle_request(request)
+        except httpx.TransportError as exc:
+            if self.tls is not None and request.url.scheme == "https" and is_tls_failure(exc):
+                refused = diagnose_sync(self.tls, request.url, self.policy.what)
+                if refused is not None:
+                    raise refused from None
+            raise
         try:
             return _bounded(response, self.max_bytes, request=request, deadline=ends)
         except BaseException:
@@ -212,36 +246,43 @@ def token_client(
     allow_insecure_http: bool = False,
     verify: bool | str = True,
     transport: httpx.BaseTransport | None = None,
+    tls: ClientTLS | None = None,
 ) -> httpx.Client:
     """A sync client for token and login endpoints at ``urls`` (``what`` names them).
 
+    ``tls``, when given, is the TLS of the connection the endpoints belong to (its client
+    certificate is presented, its ``verify`` replaces ``verify``).
+
     Raises:
         InsecureTransport: a URL that is plain http to a host that is not loopback.
+        ConfigError: ``tls``'s client certificate cannot be loaded.
     """
     timeout = timeout or TimeoutConfig()
+    tls = tls or ClientTLS(verify, None, what)
     policy = OriginPolicy(what, urls, allow_insecure_http=allow_insecure_http)
     if urls:
-        tls_verify(verify, httpx.URL(urls[0]).host)
-    inner = transport or httpx.HTTPTransport(verify=verify)
+        tls_verify(tls.verify, httpx.URL(urls[0]).host)
+    inner = transport or httpx.HTTPTransport(verify=tls.for_httpx())
     return httpx.Client(
         headers={"Accept-Encoding": ACCEPT_ENCODING},
         timeout=_timeout(timeout),
-        transport=GuardedTransport(inner, policy, max_response_bytes, timeout.deadline),
+        transport=GuardedTransport(inner, policy, max_response_bytes, timeout.deadline, tls),
         follow_redirects=False,
     )
 
 
 def token_client_for(
-    connection: ConnectionConfig, timeout: TimeoutConfig | None = None
+    connection: ConnectionConfig, timeout: TimeoutConfig | None = None, *, side: str = "source"
 ) -> httpx.Client:
-    """The token client of one side of a sync: its auth's endpoints, timeouts, cap and TLS."""
+    """The token client of one side of a sync: its auth's endpoints, timeouts, cap and TLS (the
+    client certificate of ``side``'s ``tls`` included)."""
     return token_client(
         "token endpoint",
         auth_urls(connection.auth),
         timeout=timeout or connection.timeout,
         max_response_bytes=connection.max_response_bytes,
         allow_insecure_http=connection.allow_insecure_http,
-        verify=connection.verify,
+        tls=connection_tls(connection, side),
     )
 
 

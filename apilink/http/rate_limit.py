@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Protocol
 import httpx
 
 from apilink.http.rate_limit_config import RateLimitConfig
+from apilink.http.tls import connection_tls
 
 if TYPE_CHECKING:
     from apilink.config.models import ConnectionConfig
@@ -129,11 +130,11 @@ def rate_limited_transport(
     """A transport for ``connection`` with its TLS and pool settings, behind ``limiter``.
 
     httpx ignores ``verify`` and ``limits`` of a client given its own transport, so they are set
-    here on the inner transport.
+    here on the inner transport, the ``tls`` client certificate included.
     """
     size = connection.max_concurrency
     inner = httpx.AsyncHTTPTransport(
-        verify=connection.verify,
+        verify=connection_tls(connection, "connection").for_httpx(),
         limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
     )
     return RateLimitedTransport(inner, limiter)

@@ -16,9 +16,10 @@ A record that cannot be encoded as JSON (NaN, Infinity, a value JSON has no form
 alone, with the reason naming the field: it is set aside and the rest of its batch is sent.
 
 A target that refuses the run's credentials (a 401 that the auth's token refresh did not cure,
-a 403, a token that cannot be had) raises :class:`~apilink.errors.CredentialsRefused` instead of
-failing the record: every further record would fail the same way, so the run stops, and what
-was not acknowledged is sent by a rerun rather than dead-lettered one by one. So does a target
+a 403, a token that cannot be had, a refused client certificate) raises
+:class:`~apilink.errors.CredentialsRefused` instead of failing the record: every further record
+would fail the same way, so the run stops, and what was not acknowledged is sent by a rerun
+rather than dead-lettered one by one. So does a target
 that failed transiently (429, 5xx, unreachable) for a request's whole retry budget
 (:class:`~apilink.errors.TargetUnavailable`): a target that is down costs one deadline, not one
 per record. With ``retry.max_attempts`` set, a request whose attempts run out fails its records
@@ -48,8 +49,10 @@ from apilink.errors import (
     CredentialsRefused,
     HTTPStatusError,
     TargetUnavailable,
+    TLSRefused,
     TransportError,
 )
+from apilink.http.protection import RequestProtection
 from apilink.http.sending import (
     DeadlineExceeded,
     RetryPolicy,
@@ -173,6 +176,9 @@ class Loader:
         self._scope_bytes = self.scope.encode() + b"\n"
         # Bodies are sent as encoded bytes, so their Content-Type is said here (unless configured).
         self._headers = dict(endpoint.headers)
+        self._protection = RequestProtection.of(
+            f"target.endpoints.{name}", endpoint.encrypt, endpoint.sign
+        )
         if not any(k.lower() == "content-type" for k in self._headers):
             self._headers["Content-Type"] = "application/json"
         self.redactor = redactor or Redactor()
@@ -300,6 +306,8 @@ class Loader:
         except LookupError as exc:
             return 0, failures + self._failed(records, None, str(exc), key)
         headers = {**self._headers, "Idempotency-Key": key}
+        if self._protection is not None:
+            content = self._protection.apply(content, headers)
         async with self._semaphore:
             try:
                 response = await send_with_retry(
@@ -312,7 +320,8 @@ class Loader:
                     params=self.endpoint.params or None,
                     content=content,
                 )
-            except AuthError as exc:
+            except (AuthError, TLSRefused) as exc:
+                # A refused client certificate refuses every record alike, as a 401 does.
                 raise self._refused(None, str(exc)) from None
             except (ApilinkError, httpx.HTTPError) as exc:
                 if type(exc) in (TransportError, DeadlineExceeded) and self._budget_spent(None):

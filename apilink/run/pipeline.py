@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from apilink.config.models import MappingConfig
-from apilink.errors import StateError, ValidationFailed
+from apilink.errors import MessageRejected, StateError, ValidationFailed
 from apilink.run.loader import STOPS_THE_RUN, RunStopper
 from apilink.run.session import MappingRun, SyncSession
 from apilink.run.stages import RUN_LOGGER, DirectStages, Logger, Stages
@@ -222,6 +222,12 @@ class Pipeline:
         stages: how each stage runs (plain calls, or a Prefect task run each).
         progress: what watches the run.
         logger: where the pipeline's own lines go.
+
+    Attributes:
+        summary: the run's counts so far.
+        stopped: a mapping stopped the run (the target refuses the credentials or is down).
+        rejected: source pages that failed their ``verify`` or ``decrypt`` (the flow audits
+            each).
     """
 
     session: SyncSession
@@ -235,6 +241,7 @@ class Pipeline:
     logger: Logger = RUN_LOGGER
     summary: SyncSummary = field(default_factory=SyncSummary)
     stopped: bool = False
+    rejected: list[MessageRejected] = field(default_factory=list)
 
     async def run(self, rules: Iterable[MappingConfig]) -> SyncSummary:
         """Run each mapping in turn; the run's counts (which balance whatever happened)."""
@@ -282,6 +289,8 @@ class Pipeline:
                         settled, loading = loading, None
                         await self._settle(settled, rule, number)
                     summary.errors.append(self._error(f"extract {rule.source}", exc))
+                    if isinstance(exc, MessageRejected):
+                        self.rejected.append(exc)
                     return
                 if not records:
                     break

@@ -21,6 +21,7 @@ import httpx
 
 from apilink.config.models import EndpointConfig
 from apilink.errors import PaginationError, RunDeadlinePassed
+from apilink.http.protection import ResponseProtection
 from apilink.http.sending import RetryPolicy, raise_for_status, send_with_retry
 from apilink.mapping.paths import MISSING, get_path
 from apilink.pagination import PageRequest, Paginator, PaginatorOptions, build_paginator
@@ -164,6 +165,9 @@ class PageReader:
             headers=dict(endpoint.headers),
         )
         self.paginator.init_request(self.request)
+        self._protection = ResponseProtection.of(
+            f"source.endpoints.{name}", endpoint.verify, endpoint.decrypt
+        )
         self._pages: AsyncIterator[list[dict[str, Any]]] | None = None
         self.exhausted = False
         if position is not None:
@@ -245,7 +249,10 @@ class PageReader:
             )
             raise_for_status(response)
             try:
-                body = response.json()
+                if self._protection is not None:
+                    body = json.loads(self._protection.open(response.content, response.headers))
+                else:
+                    body = response.json()
             except ValueError:
                 raise PaginationError(
                     f"endpoint `{self.name}` answered {response.status_code} with a body that is "
