@@ -120,7 +120,7 @@ def sync(
         bool,
         typer.Option(
             "--json",
-            help="Print the outcome as one JSON line on stdout: run_id, state, the five counts, "
+            help="Print the outcome as one JSON line on stdout: run_id, state, the six counts, "
             "error, quarantine_file, dead_letter_file.",
         ),
     ] = False,

@@ -56,7 +56,8 @@ DEFAULT_CHILD_DEPLOYMENT = "api_sync/partition"
 
 
 def summary_from_table(rows: list[dict[str, Any]]) -> dict[str, int]:
-    """The five counts from the rows of an ``api_sync`` counts table artifact."""
+    """The counts (:data:`~apilink.run.summary.COUNTS`) from the rows of an ``api_sync`` counts
+    table artifact; a count the table lacks (a child from before it existed) is 0."""
     counts = dict.fromkeys(COUNTS, 0)
     for row in rows:
         stage, records = row.get("stage"), row.get("records")
@@ -230,10 +231,10 @@ async def summarize_children(
     )
     summary: dict[str, Any] = {**totals, "partitions": rows}
     get_run_logger().info(
-        "sync %s: %d partition(s), extracted %d, valid %d, quarantined %d, loaded %d, failed %d",
+        "sync %s: %d partition(s), %s",
         name,
         len(plan),
-        *(totals[k] for k in COUNTS),
+        ", ".join(f"{k} {totals[k]}" for k in COUNTS),
     )
     if failed:
         raise PartitionsFailed(failed, summary)

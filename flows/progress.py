@@ -144,5 +144,5 @@ class RunProgress:
 def _counts(summary: SyncSummary) -> str:
     return (
         f"extracted {summary.extracted}, loaded {summary.loaded}, quarantined "
-        f"{summary.quarantined}, dead-lettered {summary.failed}"
+        f"{summary.quarantined}, dead-lettered {summary.failed}, skipped {summary.skipped}"
     )

@@ -8,13 +8,19 @@ same pages in the same chunks and its requests carry the same idempotency keys.
 A paginator's state is its public attributes (``page``, ``cursor``, ``has_next_page`` ...);
 attributes whose names start with ``_`` (loop guards, caches) are not saved. A strategy whose
 state is not plain data defines ``checkpoint() -> dict`` and ``restore(dict)`` instead.
+
+A reader given a :class:`~apilink.storage.state.cursor.CursorFilter` (the session gives one
+when the run sends an incremental cursor) drops the records an earlier run delivered, so a
+source that ignores the cursor parameter is not loaded again; each chunk says how many it
+dropped (:attr:`ReadChunk.skipped`), and :meth:`~apilink.run.summary.SyncSummary.for_chunk`
+counts them as extracted and skipped.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 import httpx
@@ -26,8 +32,9 @@ from apilink.http.sending import RetryPolicy, raise_for_status, send_with_retry
 from apilink.mapping.paths import MISSING, get_path
 from apilink.pagination import PageRequest, Paginator, PaginatorOptions, build_paginator
 from apilink.pagination.follow import origin_of
+from apilink.storage.state.cursor import CursorFilter
 
-__all__ = ["PageReader", "paginator_state", "records_of", "restore_paginator"]
+__all__ = ["PageReader", "ReadChunk", "paginator_state", "records_of", "restore_paginator"]
 
 _COMMON_RECORD_KEYS = ("data", "items", "results", "records")
 
@@ -122,6 +129,18 @@ def restore_paginator(paginator: Paginator[Any], state: dict[str, Any]) -> None:
         setattr(paginator, key, value)
 
 
+class ReadChunk(list[dict[str, Any]]):
+    """The records of one chunk, to validate, map and load, and how many records the reader
+    read for it but skipped (:class:`~apilink.storage.state.cursor.CursorFilter`).
+
+    A list, so a caller that knows nothing of skipping reads it as before.
+    """
+
+    def __init__(self, records: Iterable[dict[str, Any]] = (), skipped: int = 0) -> None:
+        super().__init__(records)
+        self.skipped = skipped
+
+
 class PageReader:
     """Iterates the pages of one source endpoint.
 
@@ -135,6 +154,10 @@ class PageReader:
         deadline: a ``clock()`` reading past which no page is asked for (the run's
             ``max_duration``).
         clock: monotonic seconds.
+        cursor_filter: skips the records an earlier run delivered (see :class:`ReadChunk`).
+
+    Attributes:
+        skipped: records this reader skipped so far, in every chunk it returned.
 
     Raises:
         ValueError: ``position`` does not fit this endpoint's paginator.
@@ -151,8 +174,11 @@ class PageReader:
         *,
         deadline: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        cursor_filter: CursorFilter | None = None,
     ) -> None:
         self.client = client
+        self.cursor_filter = cursor_filter
+        self.skipped = 0
         self.deadline = deadline
         self.clock = clock
         self.name = name
@@ -216,16 +242,28 @@ class PageReader:
         self.request.params = dict(params)
         self.exhausted = bool(exhausted)
 
-    async def next_chunk(self, size: int) -> list[dict[str, Any]]:
-        """Whole pages until at least ``size`` records (fewer at the end; ``[]`` when done)."""
+    async def next_chunk(self, size: int) -> ReadChunk:
+        """Whole pages until at least ``size`` records were read (fewer at the end; empty when
+        done).
+
+        Skipped records count toward ``size``, so a chunk spans the pages it would without a
+        filter; but a chunk is never empty before the read ends: pages whose records were all
+        skipped are read on until one is kept.
+        """
         if self._pages is None:
             self._pages = self.pages()
-        chunk: list[dict[str, Any]] = []
-        while len(chunk) < size and not self.exhausted:
+        chunk = ReadChunk()
+        while not self.exhausted and (len(chunk) + chunk.skipped < size or not chunk):
             try:
-                chunk.extend(await anext(self._pages))
+                records = await anext(self._pages)
             except StopAsyncIteration:
                 self.exhausted = True
+                break
+            if self.cursor_filter is not None:
+                records, skipped = self.cursor_filter.split(records)
+                chunk.skipped += skipped
+                self.skipped += skipped
+            chunk.extend(records)
         return chunk
 
     def _check_deadline(self) -> None:

@@ -14,6 +14,7 @@ from apilink.mapping.mapper import RecordMapper
 from apilink.redaction import Redactor, secret_values
 from apilink.run.loader import Loader
 from apilink.run.reader import PageReader
+from apilink.storage.state.cursor import CursorFilter
 from apilink.validation import Validator, rules_from_config
 
 __all__ = ["MappingRun", "SyncSession"]
@@ -119,7 +120,10 @@ class SyncSession:
 
         Args:
             rule: the mapping.
-            params: extra source query parameters (the incremental filter).
+            params: extra source query parameters (the incremental filter). When they hold
+                the config's ``incremental.param``, the reader also skips the records at or
+                below that value (:class:`~apilink.storage.state.cursor.CursorFilter`), so a
+                source that ignores the parameter is not loaded again.
             position: a checkpointed reader position to go on from.
         """
         return MappingRun(
@@ -134,6 +138,7 @@ class SyncSession:
                 position,
                 deadline=self.read_deadline,
                 clock=self.source_policy.clock,
+                cursor_filter=CursorFilter.for_params(self.config.incremental, params),
             ),
             validator=Validator(rules_from_config(rule.validation), engine=rule.validation.engine),
             mapper=RecordMapper(rule.fields),

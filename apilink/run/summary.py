@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sized
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 __all__ = ["COUNTS", "SyncSummary"]
 
-COUNTS: tuple[str, ...] = ("extracted", "valid", "quarantined", "loaded", "failed")
-"""The five counts of a run, in the order every summary shows them (the CLI, the partitioned
-flow's table and totals, ``apilink sync --json``)."""
+COUNTS: tuple[str, ...] = ("extracted", "skipped", "valid", "quarantined", "loaded", "failed")
+"""The six counts of a run, in the order every summary shows them (the CLI, the Prefect
+artifacts, the partitioned flow's table and totals, ``apilink sync --json``)."""
 
 
 @dataclass
 class SyncSummary:
     """Counts of one run.
 
-    Invariant: ``extracted == loaded + quarantined + failed`` once the run has ended, whatever
-    failed; ``failed`` counts the records written to the dead-letter queue. ``valid`` is what
-    passed validation and mapping (``extracted - quarantined``).
+    Invariant: ``extracted == loaded + quarantined + failed + skipped`` once the run has ended,
+    whatever failed; ``failed`` counts the records written to the dead-letter queue,
+    ``skipped`` the records the incremental filter dropped because an earlier run delivered
+    them (:class:`~apilink.storage.state.cursor.CursorFilter`). ``valid`` is what passed
+    validation and mapping (``extracted - skipped - quarantined``).
 
     Attributes:
         resumed_chunks: chunks an earlier, unfinished run had already delivered.
@@ -29,6 +31,7 @@ class SyncSummary:
     """
 
     extracted: int = 0
+    skipped: int = 0
     valid: int = 0
     quarantined: int = 0
     loaded: int = 0
@@ -38,6 +41,20 @@ class SyncSummary:
     dead_letter_file: str | None = None
     quarantine_file: str | None = None
     errors: list[str] = field(default_factory=list)
+
+    @classmethod
+    def for_chunk(cls, records: Sized) -> SyncSummary:
+        """The counts a chunk starts with: every record read for it is extracted, and those
+        the reader skipped (a :class:`~apilink.run.reader.ReadChunk`'s ``skipped``) are
+        accounted for already; ``records`` are the rest, to validate, map and load."""
+        skipped = getattr(records, "skipped", 0)
+        return cls(extracted=len(records) + skipped, skipped=skipped)
+
+    @property
+    def checked(self) -> int:
+        """Records that went on to validation (``extracted - skipped``): what
+        ``max_invalid_ratio`` is judged on."""
+        return self.extracted - self.skipped
 
     @property
     def dead_lettered(self) -> int:
@@ -61,19 +78,19 @@ class SyncSummary:
     @property
     def balanced(self) -> bool:
         """Whether every extracted record is accounted for."""
-        return self.extracted == self.loaded + self.quarantined + self.failed
+        return self.extracted == self.loaded + self.quarantined + self.failed + self.skipped
 
     def balance(self) -> str:
         """The invariant in words, e.g. ``extracted 120 = loaded 100 + quarantined 8 +
-        dead-lettered 12``, with ``UNBALANCED`` when it does not hold."""
+        dead-lettered 12 + skipped 0``, with ``UNBALANCED`` when it does not hold."""
         line = (
             f"extracted {self.extracted} = loaded {self.loaded} + quarantined "
-            f"{self.quarantined} + dead-lettered {self.failed}"
+            f"{self.quarantined} + dead-lettered {self.failed} + skipped {self.skipped}"
         )
         return line if self.balanced else f"UNBALANCED: {line}"
 
     def counts(self) -> dict[str, int]:
-        """The five counts, as ``apilink sync --json`` prints them."""
+        """The six counts, as ``apilink sync --json`` prints them."""
         return {name: getattr(self, name) for name in COUNTS}
 
     def to_dict(self) -> dict[str, Any]:

@@ -120,11 +120,15 @@ FIELD_NOTES: dict[str, dict[str, str]] = {
     },
     "IncrementalConfig": {
         "cursor_field": "Record path of the value that grows with each change "
-        "(`updated_at`, an id); its highest acknowledged value is saved.",
-        "param": "Query parameter the saved cursor is sent in on the next run.",
-        "initial_value": "Cursor sent on the first run; none sent when unset.",
-        "lag": "Move the saved cursor back by this much (seconds for timestamps, units for "
-        "numbers) so records written late are read again.",
+        "(`updated_at`, an id); its highest acknowledged value is saved when a pass ends. "
+        "Compared as numbers, as ISO-8601 instants (any offset; none means UTC) or as text.",
+        "param": "Query parameter the cursor is sent in on the next run. A record at or below "
+        "the value sent is skipped on the client side too (counted as `skipped`), so a source "
+        "that ignores the parameter is not loaded again; one without the field is kept.",
+        "initial_value": "Cursor sent (and filtered on) on the first run; none when unset.",
+        "lag": "Move the cursor sent back by this much (seconds for timestamps, units for "
+        "numbers) so records written late are read again; records within it are delivered "
+        "again too (same idempotency keys).",
     },
     "ApiKeyAuthConfig": {
         "header": "Header that carries the key when `in` is `header`.",

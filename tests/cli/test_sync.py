@@ -86,6 +86,7 @@ def test_sync_json_moves_every_mapped_record_and_no_invalid_one(
     assert outcome == {
         "state": "Completed",
         "extracted": 120,
+        "skipped": 0,
         "valid": 112,
         "quarantined": 8,
         "loaded": 112,

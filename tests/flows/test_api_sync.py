@@ -60,7 +60,14 @@ def test_counts_artifact_is_published(prefect_harness: str, demo_apis: DemoApis)
     counts = artifacts["demo-counts"]
     assert counts.type == "table"
     rows = {row["stage"]: row["records"] for row in _table(counts.data)}
-    assert rows == {"extracted": 120, "valid": 112, "quarantined": 8, "loaded": 112, "failed": 0}
+    assert rows == {
+        "extracted": 120,
+        "skipped": 0,
+        "valid": 112,
+        "quarantined": 8,
+        "loaded": 112,
+        "failed": 0,
+    }
     assert demo_apis.token not in str(counts.data)
     assert "demo-quarantine" in artifacts
 

@@ -61,7 +61,8 @@ def test_raw_config_that_is_not_a_mapping(tmp_path: Path) -> None:
 
 def test_summary_from_table_reads_the_counts_table() -> None:
     rows = [
-        {"stage": "extracted", "records": 150},
+        {"stage": "extracted", "records": 157},
+        {"stage": "skipped", "records": 7},
         {"stage": "valid", "records": 140},
         {"stage": "quarantined", "records": 10},
         {"stage": "loaded", "records": 140},
@@ -69,22 +70,26 @@ def test_summary_from_table_reads_the_counts_table() -> None:
         {"stage": "something else", "records": 9},
     ]
     assert summary_from_table(rows) == {
-        "extracted": 150,
+        "extracted": 157,
+        "skipped": 7,
         "valid": 140,
         "quarantined": 10,
         "loaded": 140,
         "failed": 0,
     }
+    # A child of an apilink from before `skipped` existed: none skipped.
+    assert summary_from_table([r for r in rows if r["stage"] != "skipped"])["skipped"] == 0
 
 
 def _run(name: str, state: Any) -> FlowRun:
     return FlowRun(id=uuid4(), name=name, flow_id=uuid4(), state=state)
 
 
-def _counts(extracted: int, quarantined: int, failed: int = 0) -> dict[str, int]:
-    valid = extracted - quarantined
+def _counts(extracted: int, quarantined: int, failed: int = 0, skipped: int = 0) -> dict[str, int]:
+    valid = extracted - skipped - quarantined
     return {
         "extracted": extracted,
+        "skipped": skipped,
         "valid": valid,
         "quarantined": quarantined,
         "loaded": valid - failed,
@@ -109,15 +114,16 @@ async def _summarize(runs: list[FlowRun], counts: dict[UUID, dict[str, int] | No
 def test_children_counts_are_summed_and_published() -> None:
     runs = [_run("a", Completed()), _run("b", Completed())]
     counts: dict[UUID, dict[str, int] | None] = {
-        runs[0].id: _counts(150, 10),
+        runs[0].id: _counts(150, 10, skipped=20),
         runs[1].id: _counts(100, 5),
     }
     state = asyncio.run(_summarize(runs, counts))
     summary = state.result()
-    assert {k: summary[k] for k in ("extracted", "quarantined", "loaded")} == {
+    assert {k: summary[k] for k in ("extracted", "skipped", "quarantined", "loaded")} == {
         "extracted": 250,
+        "skipped": 20,
         "quarantined": 15,
-        "loaded": 235,
+        "loaded": 215,
     }
     assert [row["state"] for row in summary["partitions"]] == ["Completed", "Completed"]
 

@@ -691,6 +691,7 @@ def test_the_prefect_api_shows_counts_progress_and_audit_events_and_no_secret(
     rows = _table(counts["data"])
     assert {row["stage"]: row["records"] for row in rows} == {
         "extracted": 30,
+        "skipped": 0,
         "valid": 27,
         "quarantined": 3,
         "loaded": 27,

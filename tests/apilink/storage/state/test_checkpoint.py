@@ -9,7 +9,14 @@ import pytest
 from apilink.config.loader import parse_config
 from apilink.config.models import SyncConfig
 from apilink.errors import StateError
-from apilink.storage.state import MemoryStateStore, SyncCheckpoint, later, with_lag
+from apilink.storage.state import (
+    MappingStart,
+    MemoryStateStore,
+    SyncCheckpoint,
+    later,
+    with_lag,
+)
+from apilink.storage.state.cursor import CursorFilter
 
 BASE: dict[str, Any] = {
     "name": "orders",
@@ -139,3 +146,28 @@ def test_with_lag() -> None:
     assert with_lag("2024-01-01T00:01:00Z", 90) == "2023-12-31T23:59:30Z"
     assert with_lag("opaque-token", 5) == "opaque-token"
     assert with_lag(7, 0) == 7
+
+
+def test_the_client_side_filter_skips_what_the_cursor_parameter_leaves_out() -> None:
+    """The records kept are the ones the source is asked for: the saved cursor moved back by
+    the lag, on a fresh run, a resumed one and the next one alike."""
+    store = MemoryStateStore()
+    cfg = config(incremental={**INCREMENTAL, "lag": 30})
+    rule = cfg.mapping[0]
+
+    def kept(start: MappingStart) -> list[int]:
+        skip = CursorFilter.for_params(cfg.incremental, start.params)
+        assert skip is not None
+        records, _ = skip.split([{"updated": n} for n in (60, 70, 71, 470, 471, 500, 501)])
+        return [r["updated"] for r in records]
+
+    first = SyncCheckpoint(store, cfg)
+    start = first.begin(rule)
+    assert start.params == {"since": 70} and kept(start) == [71, 470, 471, 500, 501]
+    first.acknowledge(rule, [{"updated": 500}], {"page": 2})
+    # the process dies; the rerun goes on with the filter of the run it continues
+    assert kept(SyncCheckpoint(store, cfg).begin(rule)) == [71, 470, 471, 500, 501]
+    second = SyncCheckpoint(store, cfg)
+    second.begin(rule)
+    second.finish(rule)
+    assert kept(SyncCheckpoint(store, cfg).begin(rule)) == [471, 500, 501]
