@@ -127,12 +127,13 @@ async def process_chunk(
     were in, so a replay is harmless if some arrived), and the error is returned.
 
     Returns:
-        The chunk's counts (balanced: ``extracted == loaded + quarantined + failed``, except in
-        a dry run, which loads nothing) and an error line, a run stopper, or ``None``.
+        The chunk's counts (balanced: ``extracted == loaded + quarantined + failed + skipped``,
+        except in a dry run, which loads nothing) and an error line, a run stopper, or
+        ``None``.
     """
     stages = stages or DirectStages(logger)
     rule, loader = run.rule, run.loader
-    chunk = SyncSummary(extracted=len(records))
+    chunk = SyncSummary.for_chunk(records)  # a ReadChunk's skipped records are counted
     pending = records
     try:
         checked = await stages.validate(run.validator, records, rule.source, index)
@@ -148,7 +149,7 @@ async def process_chunk(
         if quarantine is not None:
             quarantine.write([*checked.quarantined, *refused], endpoint=rule.source, chunk=index)
         if check_ratio is not None:
-            check_ratio(chunk.extracted, chunk.quarantined)
+            check_ratio(chunk.checked, chunk.quarantined)
     except ValidationFailed:
         raise
     except Exception as exc:
@@ -188,7 +189,7 @@ def _set_aside(
     reason = loader.redactor.text(f"{stage} failed: {type(exc).__name__}: {exc}")
     letters = letters_for_records(run.config, rule, pending, reason, stage=stage, loader=loader)
     chunk.failed = dead_letters.append(letters)
-    chunk.valid = chunk.extracted - chunk.quarantined
+    chunk.valid = chunk.checked - chunk.quarantined
     chunk.dead_letter_file = str(dead_letters.path) if letters else None
     logger.error(
         "chunk #%d of %s: %s; %d records dead-lettered", index, rule.target, reason, chunk.failed
@@ -293,6 +294,8 @@ class Pipeline:
                         self.rejected.append(exc)
                     return
                 if not records:
+                    # The end of the read; what it skipped since the last chunk still counts.
+                    summary.add(SyncSummary.for_chunk(records))
                     break
                 # A copy: the read-ahead goes on changing the reader's own state.
                 position, last = copy.deepcopy(work.reader.position()), work.reader.exhausted

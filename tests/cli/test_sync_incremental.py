@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.cli.test_sync_sources import JSON_SERVER_PAGES, _config, _sync
 from tests.fixtures.json_server import JsonServer
@@ -81,13 +80,6 @@ def test_a_source_that_ignores_the_cursor_is_not_loaded_again(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the chunk pipeline (tasks/pipeline.py, moving to apilink/run/pipeline.py) does not "
-    "count a ReadChunk's skipped records yet: it must build a chunk's counts with "
-    "SyncSummary.for_chunk(records) and count the last, empty chunk of a read whose records "
-    "were all skipped",
-)
 def test_the_records_it_sends_again_are_reported_as_skipped(
     prefect_harness: str, json_server: JsonServer, tmp_path: Path
 ) -> None:
