@@ -209,6 +209,15 @@ def _outcome_json(outcome: SyncOutcome) -> dict[str, Any]:
         "error": str(outcome.error) if outcome.error is not None else None,
         "quarantine_file": summary.get("quarantine_file"),
         "dead_letter_file": summary.get("dead_letter_file"),
+        **(
+            {
+                "dry_run": True,
+                "would_send": summary.get("would_send"),
+                "preview": summary["preview"],
+            }
+            if summary.get("dry_run")
+            else {}
+        ),
     }
 
 
@@ -227,6 +236,20 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
         typer.echo(f"  quarantine file: {summary['quarantine_file']}")
     if summary.get("failed") and summary.get("dead_letter_file"):
         typer.echo(f"  dead letters: {summary['dead_letter_file']} (apilink dlq list)")
+    if summary.get("dry_run"):
+        _print_preview(summary)
+
+
+def _print_preview(summary: dict[str, Any]) -> None:
+    """A dry run: what would have been sent, and the first records of each endpoint."""
+    rows: list[dict[str, Any]] = summary.get("preview", [])
+    typer.echo(f"Dry run: nothing was sent; {summary.get('would_send', 0)} records would be.")
+    if not rows:
+        return
+    typer.echo("First records each target endpoint would be sent (secrets masked):")
+    for row in rows:
+        fields = {k: v for k, v in row.items() if k != "endpoint"}
+        typer.echo(f"  {row['endpoint']}: {json.dumps(fields, default=str)}")
 
 
 def main() -> None:

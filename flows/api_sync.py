@@ -20,6 +20,7 @@ from apilink.errors import ConfigError, SyncIncomplete
 from apilink.redaction import install_redaction, open_log_file, secret_values
 from apilink.run.gc_tuning import fewer_collections
 from apilink.run.pipeline import Pipeline, Watchers
+from apilink.run.preview import SendPreview
 from apilink.run.session import SyncSession
 from apilink.run.summary import SyncSummary
 from apilink.storage.dead_letter import DeadLetterQueue
@@ -233,6 +234,9 @@ async def api_sync(
                         stages=TaskStages(),
                         progress=Watchers(progress, *watched_by()),
                         logger=logger,
+                        preview=SendPreview(sync_config.logging.filter_fields, run_secrets)
+                        if dry_run
+                        else None,
                         summary=summary,
                     )
                     await pipeline.run(rules)

@@ -43,6 +43,16 @@ async def publish_summary(
                 f"and reasons (the full file: {summary.quarantine_file})",
             )
         )
+    if summary.dry_run and summary.preview:
+        writes.append(
+            acreate_table_artifact(
+                key=f"{key}-dry-run-preview",
+                table=summary.preview,
+                description=f"Dry run of `{name}`: the first records each target endpoint would "
+                f"have been sent ({summary.would_send} in all), masked as the quarantine masks "
+                "them; nothing was sent",
+            )
+        )
     await asyncio.gather(*writes)
 
 
@@ -57,6 +67,12 @@ def summary_markdown(summary: SyncSummary, name: str, *, dry_run: bool = False) 
         "|---|---|",
         *(f"| {stage} | {count} |" for stage, count in summary.counts().items()),
     ]
+    if summary.dry_run:
+        lines += [
+            "",
+            f"Dry run: nothing was sent; {summary.would_send} records would have been (the "
+            "first of each endpoint are in the `dry-run-preview` table, secrets masked).",
+        ]
     if summary.quarantine_reasons:
         lines += ["", "## Quarantined records", "", "| reason | records |", "|---|---|"]
         ranked = sorted(summary.quarantine_reasons.items(), key=lambda item: -item[1])

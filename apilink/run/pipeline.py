@@ -27,6 +27,7 @@ from typing import Any, Literal, Protocol
 from apilink.config.models import MappingConfig
 from apilink.errors import MessageRejected, StateError, ValidationFailed
 from apilink.run.loader import STOPS_THE_RUN, RunStopper
+from apilink.run.preview import SendPreview
 from apilink.run.session import MappingRun, SyncSession
 from apilink.run.stages import RUN_LOGGER, DirectStages, Logger, Stages
 from apilink.run.summary import SyncSummary
@@ -109,6 +110,7 @@ async def process_chunk(
     check_ratio: Callable[[int, int], None] | None = None,
     dry_run: bool = False,
     deliveries: ChunkDeliveries | None = None,
+    preview: SendPreview | None = None,
     logger: Logger = RUN_LOGGER,
 ) -> ChunkOutcome:
     """Validate, map and load one extracted chunk; never loses count of a record.
@@ -121,7 +123,8 @@ async def process_chunk(
     or :class:`~apilink.errors.TargetUnavailable` (it failed for a whole retry deadline) is
     returned as the error: every record would fail alike, so none is dead-lettered for it, and
     the caller stops the run without counting or acknowledging the chunk.
-    ``deliveries`` acknowledges progress within the chunk as the target accepts requests.
+    ``deliveries`` acknowledges progress within the chunk as the target accepts requests. In a
+    dry run, ``preview`` is offered the mapped records instead.
     Records the target refused are written to ``dead_letters``. When a stage raises, the records
     it held are dead-lettered too (mapped ones with the idempotency keys of the requests they
     were in, so a replay is harmless if some arrived), and the error is returned.
@@ -155,6 +158,8 @@ async def process_chunk(
     except Exception as exc:
         return _set_aside(run, chunk, index, dead_letters, pending, "process", exc, logger)
     if dry_run:
+        if preview is not None:
+            preview.offer(rule.target, mapped)
         return chunk, None
     try:
         delivered = await stages.load(loader, mapped, deliveries, index)
@@ -223,6 +228,7 @@ class Pipeline:
         stages: how each stage runs (plain calls, or a Prefect task run each).
         progress: what watches the run.
         logger: where the pipeline's own lines go.
+        preview: in a dry run, what keeps the first records that would be sent.
 
     Attributes:
         summary: the run's counts so far.
@@ -240,16 +246,22 @@ class Pipeline:
     stages: Stages = field(default_factory=DirectStages)
     progress: Progress = field(default_factory=_Unwatched)
     logger: Logger = RUN_LOGGER
+    preview: SendPreview | None = None
     summary: SyncSummary = field(default_factory=SyncSummary)
     stopped: bool = False
     rejected: list[MessageRejected] = field(default_factory=list)
 
     async def run(self, rules: Iterable[MappingConfig]) -> SyncSummary:
         """Run each mapping in turn; the run's counts (which balance whatever happened)."""
-        for number, rule in enumerate(rules):
-            if self.stopped:
-                break  # the target refuses the credentials or is down
-            await self.sync_mapping(rule, number)
+        self.summary.dry_run = self.dry_run
+        try:
+            for number, rule in enumerate(rules):
+                if self.stopped:
+                    break  # the target refuses the credentials or is down
+                await self.sync_mapping(rule, number)
+        finally:
+            if self.preview is not None:
+                self.summary.preview = self.preview.rows
         return self.summary
 
     async def sync_mapping(self, rule: MappingConfig, number: int) -> None:
@@ -319,6 +331,7 @@ class Pipeline:
                             check_ratio=check_ratio,
                             dry_run=self.dry_run,
                             deliveries=deliveries,
+                            preview=self.preview,
                             logger=self.logger,
                         )
                     ),

@@ -28,6 +28,12 @@ class SyncSummary:
         dead_letter_file: where this run's failed records went (when any did).
         quarantine_file: where this run's quarantined records went (when any were).
         errors: one line per chunk or mapping that stopped early, secrets masked.
+        dry_run: a dry run: nothing was sent, and the ``valid`` records are the ones that
+            would have been (``would_send``); the invariant reads ``would_send`` for
+            ``loaded``.
+        preview: in a dry run, the first mapped records each target endpoint would have
+            been sent, masked as the quarantine masks them (``endpoint`` plus the record's
+            fields).
     """
 
     extracted: int = 0
@@ -41,6 +47,8 @@ class SyncSummary:
     dead_letter_file: str | None = None
     quarantine_file: str | None = None
     errors: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    preview: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def for_chunk(cls, records: Sized) -> SyncSummary:
@@ -76,15 +84,23 @@ class SyncSummary:
             self.quarantine_reasons[reason] = self.quarantine_reasons.get(reason, 0) + 1
 
     @property
+    def would_send(self) -> int:
+        """In a dry run, the records that would have been sent (mapped, not set aside)."""
+        return self.valid if self.dry_run else 0
+
+    @property
     def balanced(self) -> bool:
         """Whether every extracted record is accounted for."""
-        return self.extracted == self.loaded + self.quarantined + self.failed + self.skipped
+        delivered = self.would_send if self.dry_run else self.loaded
+        return self.extracted == delivered + self.quarantined + self.failed + self.skipped
 
     def balance(self) -> str:
         """The invariant in words, e.g. ``extracted 120 = loaded 100 + quarantined 8 +
-        dead-lettered 12 + skipped 0``, with ``UNBALANCED`` when it does not hold."""
+        dead-lettered 12 + skipped 0`` (``would send`` in a dry run), with ``UNBALANCED`` when
+        it does not hold."""
+        delivered = f"would send {self.would_send}" if self.dry_run else f"loaded {self.loaded}"
         line = (
-            f"extracted {self.extracted} = loaded {self.loaded} + quarantined "
+            f"extracted {self.extracted} = {delivered} + quarantined "
             f"{self.quarantined} + dead-lettered {self.failed} + skipped {self.skipped}"
         )
         return line if self.balanced else f"UNBALANCED: {line}"
@@ -96,4 +112,8 @@ class SyncSummary:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["balanced"] = self.balanced
+        if self.dry_run:
+            data["would_send"] = self.would_send
+        else:  # what a run that sent its records reports, unchanged
+            del data["dry_run"], data["preview"]
         return data

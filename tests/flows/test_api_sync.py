@@ -47,6 +47,9 @@ def test_dry_run_sends_nothing(prefect_harness: str, demo_apis: DemoApis) -> Non
     assert summary["valid"] == 112
     assert summary["loaded"] == 0
     assert demo_apis.inbox.requests == 0
+    # What would be sent balances the run, and the first ten of it are shown.
+    assert summary["balanced"] and summary["would_send"] == 112
+    assert len(summary["preview"]) == 10
 
 
 def test_counts_artifact_is_published(prefect_harness: str, demo_apis: DemoApis) -> None:

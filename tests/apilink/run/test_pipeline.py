@@ -18,8 +18,10 @@ from apilink.auth import build_auth
 from apilink.config import SyncConfig
 from apilink.demo.serve import serve
 from apilink.mapping.mapper import RecordMapper
+from apilink.redaction import MASK
 from apilink.run.loader import Loader, LoadResult
 from apilink.run.pipeline import Pipeline
+from apilink.run.preview import SendPreview
 from apilink.run.reader import PageReader
 from apilink.run.session import MappingRun, SyncSession
 from apilink.run.stages import DirectStages
@@ -185,6 +187,7 @@ def run(
     *,
     dry_run: bool = False,
     progress: Watched | None = None,
+    preview: SendPreview | None = None,
 ) -> Ran:
     async def go() -> Ran:
         store = FileStateStore(Path(config.state_dir or "."))
@@ -203,6 +206,7 @@ def run(
                 dry_run=dry_run,
                 stages=stages,
                 progress=progress or Watched(),
+                preview=preview,
             )
             summary = await pipeline.run(config.mapping)
         quarantine.close()
@@ -306,9 +310,15 @@ def test_a_target_that_refuses_the_credentials_stops_the_run_without_dead_letter
 def test_a_dry_run_loads_nothing_and_keeps_no_checkpoint(apis: Any) -> None:
     started = apis(items(30))
     stages = Recording()
-    ran = run(started.config(), stages, dry_run=True)
+    preview = SendPreview(secret_values={"item3@example.com"}, rows=4)
+    ran = run(started.config(), stages, dry_run=True, preview=preview)
     assert started.target.records == [] and stages.order_of("start", "load") == []
-    assert (ran.summary.extracted, ran.summary.valid, ran.summary.loaded) == (30, 30, 0)
+    summary = ran.summary
+    assert (summary.extracted, summary.would_send, summary.loaded) == (30, 30, 0)
+    assert summary.balanced and summary.balance().startswith("extracted 30 = would send 30 +")
+    # The first four mapped records, a run secret masked.
+    assert [row["external_id"] for row in summary.preview] == [1, 2, 3, 4]
+    assert summary.preview[2]["email"] == MASK and summary.preview[0]["endpoint"] == "items"
 
 
 def test_the_engine_imports_no_prefect() -> None:
