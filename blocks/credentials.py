@@ -11,6 +11,7 @@ from typing import Literal
 
 from prefect.blocks.abstract import CredentialsBlock
 from prefect.blocks.core import Block
+from prefect.utilities.asyncutils import run_coro_as_sync
 from pydantic import Field, SecretStr
 
 from apilink.config.credentials import CredentialStoreConfig, FileStoreConfig, VaultStoreConfig
@@ -165,8 +166,8 @@ def load_store_config(name: str) -> CredentialStoreConfig:
     if "/" not in name:
         return _bare_block(name).store_config()
     try:
-        # ``_sync``: the same from sync and async callers.
-        block = Block.load(name, _sync=True)  # type: ignore[call-arg]
+        # Prefect's async API, run to completion: the same from sync and async callers.
+        block: object = run_coro_as_sync(Block.aload(name))
     except ValueError:
         raise CredentialError(f"no credential block {name!r} is saved in Prefect") from None
     if isinstance(block, EncryptedFileCredentials | VaultCredentials):
@@ -181,12 +182,12 @@ def _bare_block(name: str) -> EncryptedFileCredentials | VaultCredentials:
     found: list[EncryptedFileCredentials | VaultCredentials] = []
     for kind in (EncryptedFileCredentials, VaultCredentials):
         try:
-            block = kind.load(name, _sync=True)  # type: ignore[call-arg]
+            block: object = run_coro_as_sync(kind.aload(name))
         except ValueError:
             continue
         if isinstance(block, EncryptedFileCredentials | VaultCredentials):
             found.append(block)
-    slugs = " or ".join(f"{kind._block_type_slug}/{name}" for kind in _CREDENTIAL_BLOCKS)
+    slugs = " or ".join(f"{kind.get_block_type_slug()}/{name}" for kind in _CREDENTIAL_BLOCKS)
     if not found:
         raise CredentialError(f"no credential block named {name!r} is saved ({slugs})")
     if len(found) > 1:

@@ -27,6 +27,7 @@ from typing import Any, cast
 
 from prefect.blocks.system import Secret
 from prefect.client.orchestration import get_client
+from prefect.utilities.asyncutils import run_coro_as_sync
 
 from apilink.credentials.base import check_name, check_unexpired, entry_of, plain_value
 from apilink.credentials.file_store import check_entry
@@ -56,10 +57,10 @@ class PrefectSecretStore:
             CredentialExpired: the entry's ``expires_at`` is not in the future.
         """
         try:
-            # ``_sync``: the same from sync and async callers.
+            # Prefect's async API, run to completion: the same from sync and async callers.
             block = cast(
                 "Secret[Any]",
-                Secret.load(check_name(name), _sync=True),  # type: ignore[call-arg]
+                run_coro_as_sync(Secret.aload(check_name(name))),
             )
         except ValueError:
             raise CredentialNotFound(f"no Prefect Secret block named {name!r}") from None
@@ -71,12 +72,12 @@ class PrefectSecretStore:
         """Save ``entry`` as the value of Secret block ``name`` (created or overwritten)."""
         clean = check_entry(name, entry)
         value: Any = plain_value(clean) or clean
-        Secret(value=value).save(name, overwrite=True, _sync=True)  # type: ignore[call-arg]
+        run_coro_as_sync(Secret(value=value).asave(name, overwrite=True))
 
     def delete(self, name: str) -> None:
         """Delete Secret block ``name``."""
         self.get(name)  # a clear not-found, as the other stores give
-        Secret.delete(name, _sync=True)  # type: ignore[call-arg]
+        run_coro_as_sync(Secret.adelete(name))
 
     def list(self) -> list[str]:
         """The names of the saved Secret blocks, sorted."""

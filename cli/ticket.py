@@ -20,6 +20,7 @@ import os
 from typing import Annotated, Any
 
 import typer
+from prefect.utilities.asyncutils import run_coro_as_sync
 
 from apilink.audit.settings import denial_audit_log
 from apilink.errors import AccessDenied, ApilinkError, ConfigError
@@ -66,7 +67,7 @@ def _engine() -> AccessControl:
     if block := os.environ.get(ACCESS_CONTROL_BLOCK_ENV):
         from blocks.access_control import AccessControl as AccessControlBlock
 
-        loaded = AccessControlBlock.load(block, _sync=True)  # type: ignore[call-arg]
+        loaded: object = run_coro_as_sync(AccessControlBlock.aload(block))
         if not isinstance(loaded, AccessControlBlock):
             raise ConfigError(
                 f"{ACCESS_CONTROL_BLOCK_ENV}: {block!r} is not an AccessControl block"

@@ -8,15 +8,15 @@ task run costs about 5 ms of bookkeeping. The stages themselves live in
 :mod:`apilink.run.stages`; these tasks call them with the task run's logger. Tasks hold live
 clients and credentials, so nothing is cached or persisted.
 
-Every argument that is an object goes through :func:`as_is` (Prefect's ``quote``): Prefect
+Records cross into and out of the tasks in a :class:`Handoff`, never as a parameter or a result
+of their own, and the other objects go through :func:`as_is` (Prefect's ``quote``): Prefect
 otherwise walks every parameter, every record of a chunk and every field of a config, looking
-for futures, and remembers an entry per item for the rest of the flow run.
+for futures, and keeps what a task run was given and gave back until a full collection.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -29,84 +29,131 @@ from apilink.run.stages import extract_records, load_records, map_records, valid
 from apilink.storage.state.acknowledgement import ChunkDeliveries
 from apilink.validation import ChunkValidation, Quarantined, Validator
 
-__all__ = ["Extracted", "TaskStages", "as_is", "extract", "load", "map_chunk", "validate_chunk"]
+__all__ = ["Handoff", "TaskStages", "as_is", "extract", "load", "map_chunk", "validate_chunk"]
 
 T = TypeVar("T")
+Records = list[dict[str, Any]]
 
 _TASK_OPTIONS: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
 
 
-@dataclass(frozen=True)
-class Extracted:
-    """The records of one chunk as the ``extract`` task returns them.
+class Handoff(Generic[T]):
+    """What crosses into or out of a stage task: a chunk's records, the validation, the mapped
+    records. Emptied as soon as the task returned.
 
-    Prefect links a task's result, and each item one level into it, to the task run (for its
-    dependency graph) for the rest of the flow run: a bare list would leave an entry per record,
-    a million for a million-record sync. Held here, the link stops at the list.
+    The task engine keeps a task run's parameters and result in objects that only a full
+    garbage collection frees (and a run holding chunks collects seldom:
+    :mod:`apilink.run.gc_tuning`); Prefect also links the result, and each item one level into
+    it, to the task run for the rest of the flow run. So the records never are a parameter or a
+    result themselves: a task is handed them in a ``Handoff``, puts what it made in another and
+    returns a count.
     """
 
-    records: list[dict[str, Any]]
+    __slots__ = ("value",)
+
+    def __init__(self, value: T | None = None) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "Handoff(...)"
+
+    def take(self) -> T:
+        """The value, leaving the handoff empty."""
+        value, self.value = self.value, None
+        assert value is not None, "the stage task put nothing in its handoff"
+        return value
 
 
 @task(name="extract", task_run_name="extract {endpoint} #{index}", **_TASK_OPTIONS)
-async def extract(reader: PageReader, size: int, endpoint: str, index: int) -> Extracted:
-    """Read chunk ``index`` (``size`` records) from the source endpoint."""
-    return Extracted(await extract_records(reader, size, get_run_logger()))
+async def extract(
+    reader: PageReader, size: int, endpoint: str, index: int, out: Handoff[Records]
+) -> int:
+    """Read chunk ``index`` (``size`` records) from the source endpoint; how many were read."""
+    out.value = await extract_records(reader, size, get_run_logger())
+    return len(out.value)
 
 
 @task(name="validate_fields", task_run_name="validate_fields {endpoint} #{index}", **_TASK_OPTIONS)
 async def validate_chunk(
-    validator: Validator, records: list[dict[str, Any]], endpoint: str, index: int
-) -> ChunkValidation:
-    """Check chunk ``index`` against the mapping's validation rules."""
-    return validate_fields(validator, records, get_run_logger())
+    validator: Validator,
+    records: Handoff[Records],
+    endpoint: str,
+    index: int,
+    out: Handoff[ChunkValidation],
+) -> int:
+    """Check chunk ``index`` against the mapping's validation rules; how many passed."""
+    out.value = validate_fields(validator, records.take(), get_run_logger())
+    return len(out.value.valid)
 
 
 @task(name="map_records", task_run_name="map_records {label} #{index}", **_TASK_OPTIONS)
 async def map_chunk(
-    mapper: RecordMapper, records: list[dict[str, Any]], label: str, index: int
-) -> tuple[list[dict[str, Any]], list[Quarantined]]:
-    """Reshape the valid records of chunk ``index`` for the target."""
-    return map_records(mapper, records)
+    mapper: RecordMapper,
+    records: Handoff[Records],
+    label: str,
+    index: int,
+    out: Handoff[tuple[Records, list[Quarantined]]],
+) -> int:
+    """Reshape the valid records of chunk ``index`` for the target; how many were mapped."""
+    out.value = map_records(mapper, records.take())
+    return len(out.value[0])
 
 
 @task(name="load", task_run_name="load {endpoint} #{index}", **_TASK_OPTIONS)
 async def load(
     loader: Loader,
-    records: list[dict[str, Any]],
+    records: Handoff[Records],
     deliveries: ChunkDeliveries | None,
     endpoint: str,
     index: int,
-) -> LoadResult:
-    """Send the mapped records of chunk ``index`` to the target endpoint."""
-    return await load_records(loader, records, deliveries, get_run_logger())
+    out: Handoff[LoadResult],
+) -> int:
+    """Send the mapped records of chunk ``index`` to the target endpoint; how many it took."""
+    out.value = await load_records(loader, records.take(), deliveries, get_run_logger())
+    return out.value.loaded
 
 
 class TaskStages:
     """The :class:`~apilink.run.stages.Stages` of a flow run: each stage a task run."""
 
-    async def extract(self, reader: PageReader, size: int, index: int) -> list[dict[str, Any]]:
-        read = await extract(as_is(reader), size, reader.name, index)
-        return read.records
+    async def extract(self, reader: PageReader, size: int, index: int) -> Records:
+        out: Handoff[Records] = Handoff()
+        await extract(as_is(reader), size, reader.name, index, out)
+        return out.take()
 
     async def validate(
-        self, validator: Validator, records: list[dict[str, Any]], endpoint: str, index: int
+        self, validator: Validator, records: Records, endpoint: str, index: int
     ) -> ChunkValidation:
-        return await validate_chunk(as_is(validator), as_is(records), endpoint, index)
+        given, out = Handoff(records), Handoff[ChunkValidation]()
+        try:
+            await validate_chunk(as_is(validator), given, endpoint, index, out)
+        finally:
+            given.value = None
+        return out.take()
 
     async def map(
-        self, mapper: RecordMapper, records: list[dict[str, Any]], label: str, index: int
-    ) -> tuple[list[dict[str, Any]], list[Quarantined]]:
-        return await map_chunk(as_is(mapper), as_is(records), label, index)
+        self, mapper: RecordMapper, records: Records, label: str, index: int
+    ) -> tuple[Records, list[Quarantined]]:
+        given, out = Handoff(records), Handoff[tuple[Records, list[Quarantined]]]()
+        try:
+            await map_chunk(as_is(mapper), given, label, index, out)
+        finally:
+            given.value = None
+        return out.take()
 
     async def load(
         self,
         loader: Loader,
-        records: list[dict[str, Any]],
+        records: Records,
         deliveries: ChunkDeliveries | None,
         index: int,
     ) -> LoadResult:
-        return await load(as_is(loader), as_is(records), as_is(deliveries), loader.name, index)
+        given, out = Handoff(records), Handoff[LoadResult]()
+        try:
+            await load(as_is(loader), given, as_is(deliveries), loader.name, index, out)
+        finally:
+            given.value = None
+        return out.take()
 
 
 def as_is(value: T) -> T:

@@ -287,22 +287,10 @@ async def _read_plain(
 def _read_response(
     status: int, headers: Iterable[tuple[bytes, bytes]], body: bytes, request: httpx.Request
 ) -> httpx.Response:
-    """A read ``httpx.Response`` of a decoded ``body``, as ``Response(content=body)`` makes it."""
+    """A read ``httpx.Response`` of a decoded ``body`` (its encoding headers dropped, so httpx
+    reads it as it is; ``content=`` sets its length)."""
     kept = [(k, v) for k, v in headers if k.lower() not in _WIRE_HEADERS]
-    if body:
-        kept.append((b"Content-Length", str(len(body)).encode()))
-    response = httpx.Response(
-        status,
-        headers=kept,
-        stream=httpx.ByteStream(body),
-        request=request,
-        extensions=_HTTP_11,
-    )
-    # What Response.read() leaves behind, without its pass through httpx's decoders (a few
-    # microseconds a response, when the body is decoded already).
-    response._content = body
-    response.is_stream_consumed = response.is_closed = True
-    return response
+    return httpx.Response(status, headers=kept, content=body, request=request, extensions=_HTTP_11)
 
 
 def _body(request: httpx.Request) -> bytes | AsyncIterator[bytes] | None:

@@ -32,6 +32,7 @@ checkpoint.
 from __future__ import annotations
 
 import time
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -58,6 +59,7 @@ from apilink.http.tls import ClientTLS, connection_tls, diagnose, diagnose_sync,
 __all__ = [
     "ACCEPT_ENCODING",
     "TOKEN_MAX_RESPONSE_BYTES",
+    "ApiClient",
     "GuardedAsyncTransport",
     "GuardedTransport",
     "api_client",
@@ -140,16 +142,60 @@ def api_client(
         )
     elif not isinstance(transport, AiohttpTransport):
         transport = GuardedAsyncTransport(transport, policy, cap, tls)
-    return httpx.AsyncClient(
+    proxy = environment_proxy(connection.base_url)
+    mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
+    if proxy is not None:
+        # Through the proxy the environment names, with the same rules (policy, cap, TLS).
+        through = httpx.AsyncHTTPTransport(proxy=proxy, verify=tls.context(), limits=_limits(limit))
+        mounts["all://"] = GuardedAsyncTransport(through, policy, cap, tls)
+    return ApiClient(
         base_url=connection.base_url,
         headers={"Accept-Encoding": ACCEPT_ENCODING, **connection.headers},
         auth=auth,
         verify=connection.verify,
         timeout=_timeout(timeout),
-        limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
+        limits=_limits(limit),
         transport=transport,
+        mounts=mounts,
         follow_redirects=False,
     )
+
+
+def _limits(connections: int) -> httpx.Limits:
+    return httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+
+
+def environment_proxy(base_url: str) -> str | None:
+    """The proxy ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` name for ``base_url``'s host,
+    unless ``NO_PROXY`` exempts it (the standard library's reading of the variables, which httpx
+    reads too); ``None`` for none. A client talks to its base URL's origin only, so one answer
+    holds for all its requests."""
+    url = httpx.URL(base_url)
+    host = url.host
+    if not host or urllib.request.proxy_bypass(host):
+        return None
+    proxies = urllib.request.getproxies()
+    return proxies.get(url.scheme) or proxies.get("all")
+
+
+class ApiClient(httpx.AsyncClient):
+    """The ``httpx.AsyncClient`` of one side of a sync, which says which transport its requests
+    go through: :attr:`direct` is the :class:`AiohttpTransport` when nothing stands between
+    them (no proxy is mounted), which lets :mod:`apilink.http.fast_lane` hand it requests.
+
+    Proxies come from the environment here (:func:`environment_proxy`), never from httpx's own
+    reading (``trust_env`` is off), so every mount is known and guarded.
+    """
+
+    def __init__(
+        self,
+        *,
+        transport: httpx.AsyncBaseTransport,
+        mounts: dict[str, httpx.AsyncBaseTransport | None],
+        **options: Any,
+    ) -> None:
+        super().__init__(transport=transport, mounts=mounts, trust_env=False, **options)
+        self.direct = transport if isinstance(transport, AiohttpTransport) and not mounts else None
 
 
 class GuardedAsyncTransport(httpx.AsyncBaseTransport):

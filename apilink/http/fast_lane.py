@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from apilink.http.aiohttp_transport import AiohttpTransport
+from apilink.http.clients import ApiClient
 
 __all__ = ["fast_lane", "fast_request", "json_body", "resolve_url", "send_fast"]
 
@@ -64,10 +65,11 @@ def fast_lane(
         or not kwargs.keys() <= _FAST_ARGUMENTS
     ):
         return None
+    transport = client.direct if isinstance(client, ApiClient) else None
+    if transport is None:
+        return None
     absolute = resolve_url(client, url)
-    # httpx has no public way to ask which transport (a proxy's, by mount) serves a URL.
-    transport = client._transport_for_url(absolute)
-    if not isinstance(transport, AiohttpTransport) or (client.auth is None and absolute.userinfo):
+    if client.auth is None and absolute.userinfo:
         return None
     return transport, absolute
 
