@@ -191,9 +191,10 @@ class ApiClient(httpx.AsyncClient):
         self,
         *,
         transport: httpx.AsyncBaseTransport,
-        mounts: dict[str, httpx.AsyncBaseTransport | None],
+        mounts: dict[str, httpx.AsyncBaseTransport | None] | None = None,
         **options: Any,
     ) -> None:
+        mounts = mounts or {}
         super().__init__(transport=transport, mounts=mounts, trust_env=False, **options)
         self.direct = transport if isinstance(transport, AiohttpTransport) and not mounts else None
 

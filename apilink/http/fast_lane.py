@@ -1,16 +1,18 @@
-"""The fast lane of :func:`apilink.http.sending.send_with_retry`.
+"""The loader's fast lane through :func:`apilink.http.sending.send_with_retry`.
 
-A client built by :func:`apilink.http.sending.build_client` sends through this fast lane: the
-request is
-built and handed to :meth:`AiohttpTransport.fetch
-<apilink.http.aiohttp_transport.AiohttpTransport.fetch>` without the general machinery of
-``httpx.AsyncClient`` (its header, cookie and URL merging, streamed responses, event hooks),
-which costs several times what aiohttp spends on a small request. The lane does what the client
-would: base URL, default headers, timeouts, the client's ``auth`` flow (so an OAuth token is
-renewed and a 401 retried once), cookies an answer sets. A request the lane does not cover goes
-through the client: another transport (a ``MockTransport``, a proxy), event hooks, cookies to
-send, redirects followed, or arguments other than ``json``, ``content``, ``params`` and
-``headers``.
+The loader sends one request per record (or per batch), a hundred thousand of them for a hundred
+thousand records, so its requests (``fast_lane=True``) are built here and handed to
+:meth:`AiohttpTransport.fetch <apilink.http.aiohttp_transport.AiohttpTransport.fetch>` without
+the general machinery of ``httpx.AsyncClient`` (its header, cookie and URL merging, streamed
+responses, event hooks), which costs several times what aiohttp spends on a small request. The
+lane does what the client would: base URL, default headers, timeouts, the client's ``auth`` flow
+(so an OAuth token is renewed and a 401 retried once), cookies an answer sets. A request the
+lane does not cover goes through the client: a client that is no
+:class:`~apilink.http.clients.ApiClient` with a :attr:`~apilink.http.clients.ApiClient.direct`
+transport (a ``MockTransport``, a proxy, a rate limit), event hooks, cookies to send, redirects
+followed, or arguments other than ``json``, ``content``, ``params`` and ``headers``. Only public
+httpx API is used: the request is an ``httpx.Request``, the answer an ``httpx.Response``, and
+the client's ``auth`` flow is driven through ``httpx.Auth.async_auth_flow``.
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ One ``httpx.AsyncClient`` per API per run, shared by every chunk, so connections
 - bodies are streamed and counted: one larger than ``max_response_bytes`` is refused
   (:class:`ResponseTooLarge`) instead of being buffered.
 
-A client built by :func:`build_client` sends through :mod:`apilink.http.fast_lane` when it can.
+The loader's requests (``fast_lane=True``) go through :mod:`apilink.http.fast_lane` when the
+client allows it; every other request goes through httpx's client.
 """
 
 from __future__ import annotations
@@ -193,6 +194,7 @@ async def send_with_retry(
     *,
     policy: RetryPolicy,
     idempotent: bool | None = None,
+    fast_lane: bool = False,
     **kwargs: Any,
 ) -> httpx.Response:
     """Send a request, retrying connection errors and retryable statuses.
@@ -205,6 +207,8 @@ async def send_with_retry(
         policy: attempts, backoff, deadline, body cap, sleep and clock (the one retry policy).
         idempotent: whether resending is harmless; by default only for GET, HEAD, OPTIONS, PUT
             and DELETE. Pass ``True`` for a POST or PATCH that carries an idempotency key.
+        fast_lane: send through :mod:`apilink.http.fast_lane` when the client allows it (the
+            loader's requests, one per record; everything else goes through httpx's client).
         **kwargs: ``json``, ``params``, ``headers`` ... as ``client.build_request`` takes them.
 
     Returns:
@@ -238,7 +242,7 @@ async def send_with_retry(
         response: httpx.Response | None = None
         try:
             async with asyncio.timeout(None if left == float("inf") else left):
-                response = await _send_capped(client, method, url, policy, kwargs)
+                response = await _send_capped(client, method, url, policy, kwargs, fast_lane)
         except TimeoutError:
             raise DeadlineExceeded(
                 f"{method} {_safe(client, url)}: no answer within the "
@@ -268,11 +272,12 @@ async def _send_capped(
     url: str | httpx.URL,
     policy: RetryPolicy,
     kwargs: dict[str, Any],
+    fast: bool = False,
 ) -> httpx.Response:
     """One attempt; the body is read (decoded) and counted against the cap, then kept."""
     cap = policy.max_response_bytes
     try:
-        lane = fast_lane(client, url, kwargs)
+        lane = fast_lane(client, url, kwargs) if fast else None
         if lane is not None:
             transport, absolute = lane
             request = fast_request(client, method, absolute, kwargs)

@@ -34,7 +34,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -57,7 +57,6 @@ _PROBE_SECONDS = 5.0
 # After a handshake, a server that accepted the client waits for a request; one that refused
 # it closes the connection at once. Waiting longer only delays the error of a refused one.
 _WAIT_AFTER_HANDSHAKE = 1.0
-_CERTIFICATE_REQUEST = 13  # TLS HandshakeType certificate_request (RFC 8446 section 4)
 
 
 @dataclass(frozen=True, repr=False)
@@ -221,16 +220,8 @@ def diagnose_sync(tls: ClientTLS, url: httpx.URL, what: str) -> TLSRefused | Non
         return None
     host, port = url.host, url.port or 443
     origin = f"https://{host}:{port}"
-    asked: list[bool] = []
     context = tls.context()
 
-    def heard(conn: Any, direction: str, version: Any, kind: Any, msg: Any, *_: Any) -> None:
-        if direction == "read" and msg == _CERTIFICATE_REQUEST:
-            asked.append(True)
-
-    # A debugging hook of CPython's ssl; without it the probe still tells a closed connection.
-    with contextlib.suppress(AttributeError):
-        context._msg_callback = heard  # type: ignore[attr-defined]
     try:
         raw = socket.create_connection((host, port), timeout=_PROBE_SECONDS)
     except OSError:
@@ -246,9 +237,9 @@ def diagnose_sync(tls: ClientTLS, url: httpx.URL, what: str) -> TLSRefused | Non
         except ssl.SSLError as exc:
             alert = str(getattr(exc, "reason", "") or "")
             about_certificate = "CERTIFICATE" in alert or "UNKNOWN_CA" in alert
-            return _refused(tls, origin, what) if asked or about_certificate else None
+            return _refused(tls, origin, what) if about_certificate else None
         except OSError:
-            return _refused(tls, origin, what) if asked else None
+            return None
         with conn:
             conn.settimeout(_WAIT_AFTER_HANDSHAKE)
             try:
@@ -257,9 +248,9 @@ def diagnose_sync(tls: ClientTLS, url: httpx.URL, what: str) -> TLSRefused | Non
                 return None  # it waits for a request: the handshake was accepted
             except (ssl.SSLError, OSError):
                 closed = True
-    if closed and (asked or not hasattr(context, "_msg_callback")):
-        return _refused(tls, origin, what)
-    return None
+    # A server that closes a connection it just completed a handshake on, before any request,
+    # refused the certificate (TLS 1.3 checks it after the handshake).
+    return _refused(tls, origin, what) if closed else None
 
 
 def _refused(tls: ClientTLS, origin: str, what: str) -> TLSRefused:

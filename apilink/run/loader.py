@@ -316,6 +316,7 @@ class Loader:
                     path,
                     policy=self.policy,
                     idempotent=True,
+                    fast_lane=True,  # one request per record: see apilink.http.fast_lane
                     headers=headers,
                     params=self.endpoint.params or None,
                     content=content,

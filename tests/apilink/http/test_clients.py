@@ -4,6 +4,7 @@ name the host. Real servers on loopback, a veth peer for the remote host."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Iterator
@@ -20,12 +21,13 @@ from apilink.auth.token import build_token_request
 from apilink.compat.auth_manager import AuthManager, OAuth2DeviceFlow, OAuth2PKCE
 from apilink.config.auth import OAuth2ClientCredentialsConfig
 from apilink.config.credentials import VaultStoreConfig
-from apilink.config.models import ConnectionConfig, TimeoutConfig
+from apilink.config.models import ConnectionConfig, RetryConfig, TimeoutConfig
 from apilink.credentials.vault import VaultStore
 from apilink.demo.serve import serve
 from apilink.errors import InsecureTransport, VaultError
-from apilink.http.clients import api_client, send_token_request, token_client
+from apilink.http.clients import ApiClient, api_client, send_token_request, token_client
 from apilink.http.origin import OriginPolicy
+from apilink.http.sending import RetryPolicy, send_with_retry
 from tests.fixtures.remote_host import RemoteHost
 from tests.fixtures.tls import LoopbackCert, serve_tls
 from tests.servers.faulty import gzip_bomb
@@ -195,3 +197,67 @@ def test_a_vault_gzip_bomb_is_refused() -> None:
         with pytest.raises(VaultError, match="max_response_bytes") as caught:
             VaultStore(config, backoff=0).get("anything")
     assert VAULT_TOKEN not in str(caught.value)
+
+
+# -- proxies from the environment ---------------------------------------------------------------
+
+
+@dataclass
+class ForwardProxy:
+    """A stand-in HTTP proxy on loopback: it answers every request and keeps its target."""
+
+    targets: list[str] = field(default_factory=list)
+
+    async def __call__(self, scope: dict, receive: object, send: object) -> None:  # type: ignore[type-arg]
+        if scope["type"] != "http":
+            return
+        self.targets.append(
+            scope["raw_path"].decode() + " " + dict(scope["headers"]).get(b"host", b"").decode()
+        )
+        response = JSONResponse({"via": "proxy"})
+        await response(scope, receive, send)  # type: ignore[arg-type]
+
+
+def test_a_proxy_the_environment_names_is_used_with_the_same_rules(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    proxy = ForwardProxy()
+    with serve(proxy) as proxy_url:  # type: ignore[arg-type]
+        monkeypatch.setenv("HTTP_PROXY", proxy_url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        api = "http://127.0.0.1:9/v1"  # nothing listens: only the proxy can answer
+
+        async def go() -> tuple[bool, int, str]:
+            client = api_client(
+                ConnectionConfig(base_url=api), what="source", timeout=TimeoutConfig(), auth=None
+            )
+            async with client:
+                response = await send_with_retry(
+                    client, "GET", "things", policy=RetryPolicy(RetryConfig()), fast_lane=True
+                )
+                with pytest.raises(InsecureTransport, match="the source sends only to"):
+                    await client.get("http://127.0.0.2:9/elsewhere")
+                return (
+                    isinstance(client, ApiClient) and client.direct is None,
+                    response.status_code,
+                    response.text,
+                )
+
+        no_lane, status, text = asyncio.run(go())
+    assert no_lane and status == 200 and "proxy" in text
+    # Through the proxy, and the off-origin request never left.
+    assert len(proxy.targets) == 1 and "127.0.0.1:9" in proxy.targets[0]
+
+
+def test_no_proxy_keeps_the_direct_lane(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    client = api_client(
+        ConnectionConfig(base_url="http://127.0.0.1:8/v1"),
+        what="source",
+        timeout=TimeoutConfig(),
+        auth=None,
+    )
+    assert isinstance(client, ApiClient) and client.direct is not None
+    asyncio.run(client.aclose())

@@ -370,9 +370,10 @@ def test_raise_for_status_masks_query_values() -> None:
 
 # -- the fast lane: clients of build_client, against a real server ------------------------------
 #
-# Each behaviour runs on both lanes against the same loopback API: "fast" is build_client's
-# AiohttpTransport, which send_with_retry drives itself; "httpx" is the client's own path (httpx's
-# transport), the reference the fast lane must match.
+# Each behaviour runs on both lanes against the same loopback API, sent as the loader sends
+# (``fast_lane=True``): "fast" is build_client's AiohttpTransport, which send_with_retry drives
+# itself; "httpx" is the client's own path (httpx's transport), the reference the fast lane must
+# match. Requests sent without ``fast_lane`` (pages, tokens) always take the client's path.
 
 LANES = ["fast", "httpx"]
 
@@ -518,7 +519,9 @@ def exchange(
         client = lane_client(lane, base_url, auth=auth, headers=client_headers, timeout=timeout)
         async with client:
             sent = watch_client_sends(client)
-            response = await send_with_retry(client, method, path, policy=retry, **kwargs)
+            response = await send_with_retry(
+                client, method, path, policy=retry, fast_lane=True, **kwargs
+            )
         assert (sent == []) == (lane == "fast")
         return response
 
@@ -807,7 +810,9 @@ def test_cookies_an_answer_sets_go_with_later_requests_through_the_client(
         async with lane_client("fast", base_url) as client:
             sent = watch_client_sends(client)
             for path in ("/cookie", "/things"):
-                await send_with_retry(client, "GET", path, policy=policy(FakeTime()))
+                await send_with_retry(
+                    client, "GET", path, policy=policy(FakeTime()), fast_lane=True
+                )
         return sent
 
     sent = asyncio.run(go())

@@ -18,6 +18,7 @@ from apilink.config.auth import BearerAuthConfig
 from apilink.config.models import EndpointConfig, RetryConfig
 from apilink.errors import AuthError, ConfigError, CredentialsRefused, TargetUnavailable
 from apilink.http.aiohttp_transport import AiohttpTransport
+from apilink.http.clients import ApiClient
 from apilink.http.sending import RetryPolicy
 from apilink.redaction import Redactor
 from apilink.run.loader import Loader, LoadResult, batch_key, idempotency_key
@@ -189,8 +190,8 @@ def lane_clients(apis: FaultyApis, lane: str) -> tuple[httpx.AsyncClient, httpx.
         )
     auth = BearerAuth(BearerAuthConfig(type="bearer", token=SecretStr(apis.token)))
     return (
-        httpx.AsyncClient(base_url=apis.source_url, timeout=timeout, transport=AiohttpTransport()),
-        httpx.AsyncClient(
+        ApiClient(base_url=apis.source_url, timeout=timeout, transport=AiohttpTransport()),
+        ApiClient(
             base_url=apis.target_url, timeout=timeout, auth=auth, transport=AiohttpTransport()
         ),
     )
