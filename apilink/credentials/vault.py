@@ -59,10 +59,6 @@ _RETRYABLE = (
 _CONNECTION = (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
 
 
-class _CasMismatch(Exception):
-    """KV v2 refused a write whose ``cas`` is not the current version (raised past retries)."""
-
-
 class VaultStore:
     """A :class:`~apilink.credentials.base.CredentialStore` over a Vault/OpenBao KV mount.
 
@@ -157,19 +153,16 @@ class VaultStore:
                     path=path, secret=clean, cas=cas, mount_point=mount
                 )
             except hvac_errors.InvalidRequest as exc:
-                if "check-and-set" in str(exc):
-                    raise _CasMismatch from None
-                raise
+                if "check-and-set" not in str(exc):
+                    raise
+                # A retried write that did land also ends here: the caller reads the entry
+                # again and finds its own value, which is as good.
+                raise CredentialConflict(
+                    f"credential {name!r} at {self._where(path)} changed since it was read "
+                    "(check-and-set refused); not written"
+                ) from None
 
-        try:
-            response = self._call("write", path, write)
-        except _CasMismatch:
-            # A retried write that did land also ends here: the caller reads the entry again
-            # and finds its own value, which is as good.
-            raise CredentialConflict(
-                f"credential {name!r} at {self._where(path)} changed since it was read "
-                "(check-and-set refused); not written"
-            ) from None
+        response = self._call("write", path, write)
         return str(response["data"]["version"])
 
     def _read(self, name: str) -> tuple[dict[str, Any], str]:
