@@ -16,6 +16,7 @@ for futures, and keeps what a task run was given and gave back until a full coll
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar, cast
 
 from prefect import get_run_logger, task
@@ -124,22 +125,17 @@ class TaskStages:
     async def validate(
         self, validator: Validator, records: Records, endpoint: str, index: int
     ) -> ChunkValidation:
-        given, out = Handoff(records), Handoff[ChunkValidation]()
-        try:
-            await validate_chunk(as_is(validator), given, endpoint, index, out)
-        finally:
-            given.value = None
-        return out.take()
+        return await _handed(
+            records,
+            lambda given, out: validate_chunk(as_is(validator), given, endpoint, index, out),
+        )
 
     async def map(
         self, mapper: RecordMapper, records: Records, label: str, index: int
     ) -> tuple[Records, list[Quarantined]]:
-        given, out = Handoff(records), Handoff[tuple[Records, list[Quarantined]]]()
-        try:
-            await map_chunk(as_is(mapper), given, label, index, out)
-        finally:
-            given.value = None
-        return out.take()
+        return await _handed(
+            records, lambda given, out: map_chunk(as_is(mapper), given, label, index, out)
+        )
 
     async def load(
         self,
@@ -148,12 +144,24 @@ class TaskStages:
         deliveries: ChunkDeliveries | None,
         index: int,
     ) -> LoadResult:
-        given, out = Handoff(records), Handoff[LoadResult]()
-        try:
-            await load(as_is(loader), given, as_is(deliveries), loader.name, index, out)
-        finally:
-            given.value = None
-        return out.take()
+        return await _handed(
+            records,
+            lambda given, out: load(
+                as_is(loader), given, as_is(deliveries), loader.name, index, out
+            ),
+        )
+
+
+async def _handed(
+    records: Records, stage: Callable[[Handoff[Records], Handoff[T]], Awaitable[int]]
+) -> T:
+    """Run a stage task on ``records``; what it put in its handoff (both emptied after)."""
+    given, out = Handoff(records), Handoff[T]()
+    try:
+        await stage(given, out)
+    finally:
+        given.value = None
+    return out.take()
 
 
 def as_is(value: T) -> T:
