@@ -6,7 +6,7 @@ The keys of the upstream APILinker guide are accepted as written there; what api
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -22,6 +22,7 @@ from apilink.config.credentials import CredentialStoreConfig
 from apilink.config.masking import SecretBearing
 from apilink.http.origin import insecure_url_problem, normalize_url
 from apilink.http.protection_config import (
+    HTTPMessageSignatureConfig,
     JWEDecryptConfig,
     JWEEncryptConfig,
     JWSDetachedSignConfig,
@@ -117,8 +118,13 @@ class EndpointConfig(SecretBearing, _Model):
     encrypt: JWEEncryptConfig | None = Field(
         None, description="Target endpoints: send request bodies as a compact JWE."
     )
-    sign: JWSDetachedSignConfig | None = Field(
-        None, description="Target endpoints: sign each request body (detached JWS header)."
+    sign: (
+        Annotated[JWSDetachedSignConfig | HTTPMessageSignatureConfig, Field(discriminator="type")]
+        | None
+    ) = Field(
+        None,
+        description="Target endpoints: sign each request body (detached JWS header) or each "
+        "request (RFC 9421 HTTP Message Signature).",
     )
     decrypt: JWEDecryptConfig | None = Field(
         None, description="Source endpoints: decrypt JWE response bodies before reading."

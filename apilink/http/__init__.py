@@ -7,6 +7,8 @@
 - :mod:`~apilink.http.sending`: sending with retries on a time budget;
 - :mod:`~apilink.http.rate_limit`: requests per second per API;
 - :mod:`~apilink.http.body_limit`: answers read within a byte limit, after decompression;
+- :mod:`~apilink.http.protection` and :mod:`~apilink.http.message_signature`: message
+  protection per endpoint (JWE, detached JWS, RFC 9421 HTTP Message Signatures);
 - :mod:`~apilink.http.aiohttp_transport` and :mod:`~apilink.http.fast_lane`: the transport.
 
 The package itself exports nothing; import from the module that owns a name.

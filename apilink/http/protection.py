@@ -1,4 +1,5 @@
-"""Message protection: JWE and detached JWS on the bodies of one endpoint, with joserfc.
+"""Message protection: JWE and detached JWS on the bodies of one endpoint, with joserfc, and
+RFC 9421 HTTP Message Signatures on its requests (:mod:`apilink.http.message_signature`).
 
 TLS protects a connection between two machines; message protection protects a body end to end,
 past TLS terminators, gateways and queues, and leaves a signature that can be kept as proof.
@@ -24,16 +25,21 @@ from __future__ import annotations
 
 import base64
 import json
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from joserfc import jwe, jws
 from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry, Key
 from pydantic import SecretStr
 
 from apilink.errors import ConfigError, MessageRejected
+from apilink.http.message_signature import MessageSigner
 from apilink.http.protection_config import (
+    HTTPMessageSignatureConfig,
     JWEDecryptConfig,
     JWEEncryptConfig,
     JWSDetachedSignConfig,
@@ -89,8 +95,9 @@ class RequestProtection:
 
     where: str
     encrypt: JWEEncryptConfig | None = None
-    sign: JWSDetachedSignConfig | None = None
+    sign: JWSDetachedSignConfig | HTTPMessageSignatureConfig | None = None
     _keys: dict[str, Key] = field(default_factory=dict)
+    _signer: MessageSigner | None = None
 
     def __repr__(self) -> str:
         parts = [n for n, v in (("encrypt", self.encrypt), ("sign", self.sign)) if v is not None]
@@ -101,25 +108,50 @@ class RequestProtection:
         cls,
         where: str,
         encrypt: JWEEncryptConfig | None,
-        sign: JWSDetachedSignConfig | None,
+        sign: JWSDetachedSignConfig | HTTPMessageSignatureConfig | None,
+        *,
+        headers: Iterable[str] = (),
+        clock: Callable[[], float] = time.time,
     ) -> RequestProtection | None:
         """The protection of endpoint ``where``, or ``None`` when it has none.
 
+        Args:
+            headers: the endpoint's configured request header names (an HTTP Message
+                Signature may cover them).
+            clock: seconds since the epoch, for an HTTP Message Signature's ``created``.
+
         Raises:
-            ConfigError: a key that cannot be used (see :func:`import_jwk`).
+            ConfigError: a key that cannot be used (see :func:`import_jwk`), or an HTTP
+                Message Signature covering a header the request does not have.
         """
         if encrypt is None and sign is None:
             return None
         keys: dict[str, Key] = {}
+        signer = None
         if encrypt is not None:
             keys["encrypt"] = import_jwk(encrypt.key, f"{where}.encrypt.key", private=False)
         if sign is not None:
             keys["sign"] = import_jwk(sign.key, f"{where}.sign.key", private=True)
-        return cls(where, encrypt, sign, keys)
+        if isinstance(sign, HTTPMessageSignatureConfig):
+            signer = MessageSigner.of(
+                f"{where}.sign", sign, keys.pop("sign"), headers=headers, clock=clock
+            )
+        return cls(where, encrypt, sign, keys, signer)
 
-    def apply(self, body: bytes, headers: dict[str, str]) -> bytes:
-        """The body to send for ``body``; sets ``Content-Type`` and the signature header in
-        ``headers``."""
+    def apply(
+        self,
+        body: bytes,
+        headers: dict[str, str],
+        *,
+        method: str = "POST",
+        url: str | httpx.URL | None = None,
+    ) -> bytes:
+        """The body to send for ``body``; sets ``Content-Type`` and the signature headers in
+        ``headers``.
+
+        ``method`` and the absolute ``url`` the request goes to are what an HTTP Message
+        Signature covers (``@method``, ``@target-uri``); it needs ``url``.
+        """
         if self.encrypt is not None:
             key = self._keys["encrypt"]
             named = [k for k in headers if k.lower() == "content-type"]
@@ -135,7 +167,11 @@ class RequestProtection:
             algorithms = [self.encrypt.alg, self.encrypt.enc]
             body = jwe.encrypt_compact(protected, body, key, algorithms=algorithms).encode()
             headers["Content-Type"] = JOSE_CONTENT_TYPE
-        if self.sign is not None:
+        if self._signer is not None:
+            if url is None:
+                raise ValueError(f"{self.where}: an HTTP Message Signature needs the request URL")
+            self._signer.sign(method, url, body, headers)
+        elif isinstance(self.sign, JWSDetachedSignConfig):
             key = self._keys["sign"]
             header: dict[str, Any] = {"alg": self.sign.alg, **_kid(key, self.sign.kid)}
             if not self.sign.b64:

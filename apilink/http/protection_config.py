@@ -10,6 +10,14 @@ target:
       method: POST
       encrypt: {type: jwe, key: "secret://partner#jwk", alg: RSA-OAEP-256, enc: A256GCM}
       sign: {type: jws_detached, key: "secret://me#jwk", alg: PS256, header: x-jws-signature}
+    orders:
+      path: /orders
+      method: POST
+      sign:                          # RFC 9421 HTTP Message Signatures instead of a JWS
+        type: http_message_signature
+        key_id: my-key
+        key: "secret://me#jwk"
+        components: ["@method", "@target-uri", "content-digest"]
 source:
   endpoints:
     statements:
@@ -25,11 +33,14 @@ model, so :mod:`apilink.config.models` can compose it without a cycle.
 from __future__ import annotations
 
 import json
-from typing import Literal
+import re
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 __all__ = [
+    "REQUEST_DERIVED_COMPONENTS",
+    "HTTPMessageSignatureConfig",
     "JWEDecryptConfig",
     "JWEEncryptConfig",
     "JWSDetachedSignConfig",
@@ -38,6 +49,18 @@ __all__ = [
 
 KeyAlg = Literal["RSA-OAEP-256", "RSA-OAEP", "ECDH-ES", "ECDH-ES+A128KW", "ECDH-ES+A256KW"]
 ContentEnc = Literal["A256GCM", "A192GCM", "A128GCM"]
+#: RFC 9421 section 2.2 derived components a request has (``@status`` is a response's; the
+#: parameterised ``@query-param`` is not offered).
+REQUEST_DERIVED_COMPONENTS = (
+    "@method",
+    "@target-uri",
+    "@authority",
+    "@scheme",
+    "@request-target",
+    "@path",
+    "@query",
+)
+_FIELD_NAME = re.compile(r"^[a-z0-9!#$%&'*+.^_`|~-]+$")
 SignAlg = Literal["PS256", "PS384", "PS512", "ES256", "ES384", "RS256", "RS384", "RS512", "EdDSA"]
 
 
@@ -120,3 +143,68 @@ class JWSDetachedVerifyConfig(_Protection):
         min_length=1,
         description="Accepted `alg`s.",
     )
+
+
+class HTTPMessageSignatureConfig(_Protection):
+    """An RFC 9421 HTTP Message Signature of each request, in ``Signature-Input`` and
+    ``Signature``; with ``content-digest`` among the components, an RFC 9530
+    ``Content-Digest`` (sha-256) of the body as sent is added and signed.
+
+    The algorithm follows from the JWK: ``ed25519`` (OKP Ed25519), ``ecdsa-p256-sha256`` (EC
+    P-256), ``ecdsa-p384-sha384`` (EC P-384), ``rsa-pss-sha512`` (RSA; ``rsa-v1_5-sha256`` when
+    the JWK says ``alg: RS256``).
+    """
+
+    type: Literal["http_message_signature"]
+    key_id: str = Field(
+        min_length=1,
+        max_length=256,
+        pattern=r"^[\x20-\x7e]+$",
+        description="`keyid` signature parameter: the name the verifier knows the key by.",
+    )
+    label: str = Field(
+        "sig1",
+        pattern=r"^[a-z*][a-z0-9_.*-]{0,63}$",
+        description="Signature label in `Signature-Input` and `Signature`.",
+    )
+    components: list[str] = Field(
+        default_factory=lambda: ["@method", "@target-uri", "content-digest"],
+        min_length=1,
+        description="Covered components, in order: derived ones (`@method`, `@target-uri`, "
+        "`@authority`, `@scheme`, `@request-target`, `@path`, `@query`) and lowercase request "
+        "header names (`content-digest`, `content-type`, `idempotency-key`, the endpoint's "
+        "`headers`).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _key_id_given(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("key_id") in (None, ""):
+            raise ValueError(
+                "`key_id` is required: the `keyid` the verifier looks the public key up by "
+                "(e.g. key_id: my-key)"
+            )
+        return data
+
+    @field_validator("components")
+    @classmethod
+    def _known_components(cls, value: list[str]) -> list[str]:
+        for component in value:
+            if component.startswith("@"):
+                if component not in REQUEST_DERIVED_COMPONENTS:
+                    raise ValueError(
+                        f"unknown component `{component}`; valid derived components of a "
+                        f"request: {', '.join(REQUEST_DERIVED_COMPONENTS)}, or a lowercase "
+                        "header name such as content-digest"
+                    )
+            elif not _FIELD_NAME.match(component):
+                raise ValueError(
+                    f"unknown component `{component}`; a header is named in lowercase without "
+                    "parameters (content-digest, content-type), a derived component starts "
+                    f"with @ ({', '.join(REQUEST_DERIVED_COMPONENTS)})"
+                )
+            elif component in ("signature", "signature-input"):
+                raise ValueError(f"`{component}` carries the signature and cannot be signed")
+        if len(set(value)) != len(value):
+            raise ValueError("each component may be named once")
+        return value

@@ -177,7 +177,7 @@ class Loader:
         # Bodies are sent as encoded bytes, so their Content-Type is said here (unless configured).
         self._headers = dict(endpoint.headers)
         self._protection = RequestProtection.of(
-            f"target.endpoints.{name}", endpoint.encrypt, endpoint.sign
+            f"target.endpoints.{name}", endpoint.encrypt, endpoint.sign, headers=endpoint.headers
         )
         if not any(k.lower() == "content-type" for k in self._headers):
             self._headers["Content-Type"] = "application/json"
@@ -307,7 +307,9 @@ class Loader:
             return 0, failures + self._failed(records, None, str(exc), key)
         headers = {**self._headers, "Idempotency-Key": key}
         if self._protection is not None:
-            content = self._protection.apply(content, headers)
+            content = self._protection.apply(
+                content, headers, method=self.endpoint.method, url=self._sent_url(path)
+            )
         async with self._semaphore:
             try:
                 response = await send_with_retry(
@@ -391,6 +393,13 @@ class Loader:
                 raise LookupError(f"the record has no `{name}` for the path of `{self.name}`")
             path = path.replace("{" + name + "}", quote(str(value), safe=""))
         return path
+
+    def _sent_url(self, path: str | httpx.URL) -> httpx.URL:
+        """The URL a request to ``path`` goes to, query included, as httpx builds it (what an
+        HTTP Message Signature covers as ``@target-uri``)."""
+        url = resolve_url(self.client, path)
+        params = self.client.params.merge(self.endpoint.params or {})
+        return url.copy_merge_params(params) if params else url
 
     def _failed(
         self, records: list[dict[str, Any]], status: int | None, reason: str, key: str
