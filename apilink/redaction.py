@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlu
 
 from pydantic import BaseModel, SecretBytes, SecretStr
 
+from apilink.errors import ApilinkError
 from apilink.storage.private_files import open_private
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "is_secret_name",
     "is_secret_request_name",
     "open_log_file",
+    "raised_apilink_error",
     "sanitize_url",
     "secret_forms",
     "secret_values",
@@ -309,6 +311,7 @@ class RedactingFilter(logging.Filter):
         record.msg = self.redactor.text(message)
         record.args = None
         if record.exc_info and record.exc_info[0] is not None:
+            record.apilink_error = isinstance(record.exc_info[1], ApilinkError)
             text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
             record.exc_text = self.redactor.text(text)
             record.exc_info = None
@@ -318,6 +321,12 @@ class RedactingFilter(logging.Filter):
             record.stack_info = self.redactor.text(record.stack_info)
         record._apilink_redacted = True
         return True
+
+
+def raised_apilink_error(record: logging.LogRecord) -> bool:
+    """Whether ``record``'s exception, which a :class:`RedactingFilter` may already have turned
+    into masked text, was an :class:`~apilink.errors.ApilinkError`."""
+    return bool(getattr(record, "apilink_error", False))
 
 
 @dataclass

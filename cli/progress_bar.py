@@ -9,7 +9,6 @@ between chunks too. No bar when stderr is not a terminal, or with ``--json`` or 
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -32,6 +31,7 @@ from rich.text import Text
 from apilink.errors import StateError
 from apilink.run.session import MappingRun
 from apilink.run.summary import SyncSummary
+from cli.console import console_handlers
 
 __all__ = ["TerminalProgress", "terminal_progress"]
 
@@ -153,8 +153,7 @@ def _log_lines_above(console: Console) -> Iterator[None]:
     """
     terminal = console.file
     moved: list[Console] = []
-    loggers = [logging.getLogger(), *_prefect_loggers()]
-    for handler in {h for logger in loggers for h in logger.handlers}:
+    for handler in console_handlers():
         if isinstance(handler, PrefectConsoleHandler) and handler.console.file is terminal:
             handler.console.file = sys.stderr
             moved.append(handler.console)
@@ -163,14 +162,6 @@ def _log_lines_above(console: Console) -> Iterator[None]:
     finally:
         for each in moved:
             each.file = terminal
-
-
-def _prefect_loggers() -> list[logging.Logger]:
-    return [
-        logger
-        for name, logger in logging.root.manager.loggerDict.items()
-        if isinstance(logger, logging.Logger) and (name == "prefect" or name.startswith("prefect."))
-    ]
 
 
 @contextmanager

@@ -62,19 +62,25 @@ def quiet_prefect() -> None:
 
 
 class _NoTracebackForExpectedErrors(logging.Filter):
-    """On the console, an apilink error is its message; the traceback stays in the Prefect UI."""
+    """On the console, an apilink error is its message (Prefect's "Task run failed with
+    exception: ..." line names it); its traceback would show only apilink's own frames."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         from apilink.errors import ApilinkError
+        from apilink.redaction import raised_apilink_error
 
-        if record.exc_info and isinstance(record.exc_info[1], ApilinkError):
+        if raised_apilink_error(record) or (
+            record.exc_info and isinstance(record.exc_info[1], ApilinkError)
+        ):
             record.exc_info = None
             record.exc_text = None
         return True
 
 
 def _console_without_tracebacks() -> None:
-    for handler in logging.getLogger().handlers:
+    from cli.console import console_handlers
+
+    for handler in console_handlers():
         if not any(isinstance(f, _NoTracebackForExpectedErrors) for f in handler.filters):
             handler.addFilter(_NoTracebackForExpectedErrors())
 
