@@ -20,7 +20,6 @@ import os
 from typing import Annotated, Any
 
 import typer
-from prefect.utilities.asyncutils import run_coro_as_sync
 
 from apilink.audit.settings import denial_audit_log
 from apilink.errors import AccessDenied, ApilinkError, ConfigError
@@ -65,6 +64,8 @@ async def _deployment_defaults(name: str) -> dict[str, Any]:
 def _engine() -> AccessControl:
     audit = denial_audit_log()
     if block := os.environ.get(ACCESS_CONTROL_BLOCK_ENV):
+        from prefect.utilities.asyncutils import run_coro_as_sync
+
         from blocks.access_control import AccessControl as AccessControlBlock
 
         loaded: object = run_coro_as_sync(AccessControlBlock.aload(block))
