@@ -23,7 +23,8 @@ import logging
 import os
 import re
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
@@ -42,6 +43,7 @@ __all__ = [
     "install_redaction",
     "is_secret_name",
     "is_secret_request_name",
+    "masking_errors",
     "open_log_file",
     "raised_apilink_error",
     "sanitize_url",
@@ -321,6 +323,21 @@ class RedactingFilter(logging.Filter):
             record.stack_info = self.redactor.text(record.stack_info)
         record._apilink_redacted = True
         return True
+
+
+@contextmanager
+def masking_errors(redactor: Redactor) -> Iterator[None]:
+    """An exception raised in the block leaves it with its message masked, so what records it
+    (a Prefect task run's state message and its events, which no logging filter sees) keeps no
+    secret. The exception is the same object, of the same type."""
+    try:
+        yield
+    except Exception as exc:
+        text = str(exc)
+        masked = redactor.text(text)
+        if masked != text:
+            exc.args = (masked,)
+        raise
 
 
 def raised_apilink_error(record: logging.LogRecord) -> bool:

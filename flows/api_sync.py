@@ -231,7 +231,7 @@ async def api_sync(
                         checkpoint=checkpoint,
                         writer=writer,
                         dry_run=dry_run,
-                        stages=TaskStages(),
+                        stages=TaskStages(redaction.filter.redactor),
                         progress=Watchers(progress, *watched_by()),
                         logger=logger,
                         preview=SendPreview(sync_config.logging.filter_fields, run_secrets)

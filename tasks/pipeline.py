@@ -24,6 +24,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
 from apilink.mapping.mapper import RecordMapper
+from apilink.redaction import Redactor, masking_errors
 from apilink.run.loader import Loader, LoadResult
 from apilink.run.reader import PageReader
 from apilink.run.stages import extract_records, load_records, map_records, validate_fields
@@ -50,10 +51,12 @@ class Handoff(Generic[T]):
     returns a count.
     """
 
-    __slots__ = ("value",)
+    __slots__ = ("redactor", "value")
 
-    def __init__(self, value: T | None = None) -> None:
+    def __init__(self, value: T | None = None, redactor: Redactor | None = None) -> None:
         self.value = value
+        # What masks an error the task raises (its message becomes the task run's state).
+        self.redactor = redactor or Redactor()
 
     def __repr__(self) -> str:
         return "Handoff(...)"
@@ -70,7 +73,8 @@ async def extract(
     reader: PageReader, size: int, endpoint: str, index: int, out: Handoff[Records]
 ) -> int:
     """Read chunk ``index`` (``size`` records) from the source endpoint; how many were read."""
-    out.value = await extract_records(reader, size, get_run_logger())
+    with masking_errors(out.redactor):
+        out.value = await extract_records(reader, size, get_run_logger())
     return len(out.value)
 
 
@@ -83,7 +87,8 @@ async def validate_chunk(
     out: Handoff[ChunkValidation],
 ) -> int:
     """Check chunk ``index`` against the mapping's validation rules; how many passed."""
-    out.value = validate_fields(validator, records.take(), get_run_logger())
+    with masking_errors(out.redactor):
+        out.value = validate_fields(validator, records.take(), get_run_logger())
     return len(out.value.valid)
 
 
@@ -96,7 +101,8 @@ async def map_chunk(
     out: Handoff[tuple[Records, list[Quarantined]]],
 ) -> int:
     """Reshape the valid records of chunk ``index`` for the target; how many were mapped."""
-    out.value = map_records(mapper, records.take())
+    with masking_errors(out.redactor):
+        out.value = map_records(mapper, records.take())
     return len(out.value[0])
 
 
@@ -110,15 +116,25 @@ async def load(
     out: Handoff[LoadResult],
 ) -> int:
     """Send the mapped records of chunk ``index`` to the target endpoint; how many it took."""
-    out.value = await load_records(loader, records.take(), deliveries, get_run_logger())
+    with masking_errors(out.redactor):
+        out.value = await load_records(loader, records.take(), deliveries, get_run_logger())
     return out.value.loaded
 
 
 class TaskStages:
-    """The :class:`~apilink.run.stages.Stages` of a flow run: each stage a task run."""
+    """The :class:`~apilink.run.stages.Stages` of a flow run: each stage a task run.
+
+    Args:
+        redactor: the run's, which masks the message of an error a stage raises before it
+            becomes the task run's state (the API and its events keep it; no logging filter
+            sees it).
+    """
+
+    def __init__(self, redactor: Redactor | None = None) -> None:
+        self.redactor = redactor or Redactor()
 
     async def extract(self, reader: PageReader, size: int, index: int) -> Records:
-        out: Handoff[Records] = Handoff()
+        out: Handoff[Records] = Handoff(redactor=self.redactor)
         await extract(as_is(reader), size, reader.name, index, out)
         return out.take()
 
@@ -127,6 +143,7 @@ class TaskStages:
     ) -> ChunkValidation:
         return await _handed(
             records,
+            self.redactor,
             lambda given, out: validate_chunk(as_is(validator), given, endpoint, index, out),
         )
 
@@ -134,7 +151,9 @@ class TaskStages:
         self, mapper: RecordMapper, records: Records, label: str, index: int
     ) -> tuple[Records, list[Quarantined]]:
         return await _handed(
-            records, lambda given, out: map_chunk(as_is(mapper), given, label, index, out)
+            records,
+            self.redactor,
+            lambda given, out: map_chunk(as_is(mapper), given, label, index, out),
         )
 
     async def load(
@@ -146,6 +165,7 @@ class TaskStages:
     ) -> LoadResult:
         return await _handed(
             records,
+            self.redactor,
             lambda given, out: load(
                 as_is(loader), given, as_is(deliveries), loader.name, index, out
             ),
@@ -153,10 +173,12 @@ class TaskStages:
 
 
 async def _handed(
-    records: Records, stage: Callable[[Handoff[Records], Handoff[T]], Awaitable[int]]
+    records: Records,
+    redactor: Redactor,
+    stage: Callable[[Handoff[Records], Handoff[T]], Awaitable[int]],
 ) -> T:
     """Run a stage task on ``records``; what it put in its handoff (both emptied after)."""
-    given, out = Handoff(records), Handoff[T]()
+    given, out = Handoff(records), Handoff[T](redactor=redactor)
     try:
         await stage(given, out)
     finally:
