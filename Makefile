@@ -49,6 +49,7 @@ format: install
 bench: install
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.hostile
+	$(BIN)/python -m bench.plan_apply
 
 server: install
 	$(BIN)/prefect config set PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api

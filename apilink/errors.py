@@ -58,6 +58,7 @@ ApilinkError
 ├── TemplateSyntaxError (ValueError)  a template with an unclosed `{` or a stray `}`
 ├── ValidationEngineError       a rule the validation engine could not evaluate
 ├── ValidationFailed            more invalid rows than `max_invalid_ratio` allows
+├── MassDeleteRefused           a mirror's plan deletes more than `max_delete_ratio` allows
 ├── StateError                  sync state that cannot be read or written
 ├── PrivateFileError (OSError)  a file apilink writes is a symlink, not a regular file, or locked
 ├── RunDeadlinePassed           the run's `max_duration` passed before the source was read
@@ -116,6 +117,7 @@ __all__ = [
     "InsecureTransport",
     "LastAdminError",
     "MappingFailure",
+    "MassDeleteRefused",
     "MessageRejected",
     "PaginationError",
     "PartitionsFailed",
@@ -499,6 +501,11 @@ class ValidationEngineError(ApilinkError):
 
 class ValidationFailed(ApilinkError):
     """More rows failed validation than ``max_invalid_ratio`` allows."""
+
+
+class MassDeleteRefused(ApilinkError):
+    """A mirror's plan would delete a larger share of what the target holds than its
+    ``max_delete_ratio`` allows (nothing was deleted)."""
 
 
 class StateError(ApilinkError):

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from apilink.config import load_config
 from apilink.errors import AccessDenied, ApilinkError, ConfigError, PrefectUnreachable
 from apilink.rbac import Permission
-from apilink.run.summary import COUNTS
+from apilink.run.summary import COUNTS, PLAN_COUNTS
 from cli import audit, auth, credentials, dlq, ticket, users
 from cli import init as init_command
 from cli import schema as schema_command
@@ -116,6 +116,21 @@ def sync(
         str | None, typer.Option(help="Run only mappings that write this target endpoint.")
     ] = None,
     dry_run: Annotated[bool, typer.Option(help="Extract, validate and map; send nothing.")] = False,
+    plan: Annotated[
+        bool,
+        typer.Option(
+            "--plan",
+            help="For mode: upsert/mirror mappings: read the source, print what would be "
+            "created, updated, deleted and left unchanged, send nothing.",
+        ),
+    ] = False,
+    allow_mass_delete: Annotated[
+        bool,
+        typer.Option(
+            "--allow-mass-delete",
+            help="Let a mirror delete more than its max_delete_ratio of what the target holds.",
+        ),
+    ] = False,
     as_json: Annotated[
         bool,
         typer.Option(
@@ -165,6 +180,8 @@ def sync(
                 source_endpoint=source_endpoint,
                 target_endpoint=target_endpoint,
                 dry_run=dry_run,
+                plan=plan,
+                allow_mass_delete=allow_mass_delete,
                 api_key=SecretStr(api_key) if api_key else None,
             )
     summary, error = outcome.summary, outcome.error
@@ -203,9 +220,11 @@ def _outcome_json(outcome: SyncOutcome) -> dict[str, Any]:
     """``apilink sync --json``: one object whose keys are there whatever the outcome."""
     summary = outcome.summary or {}
     return {
+        **_plan_json(summary),
         "run_id": outcome.run_id,
         "state": outcome.state,
         **{k: summary.get(k) for k in COUNTS},
+        **{k: summary[k] for k in PLAN_COUNTS if k in summary},
         "error": str(outcome.error) if outcome.error is not None else None,
         "quarantine_file": summary.get("quarantine_file"),
         "dead_letter_file": summary.get("dead_letter_file"),
@@ -222,7 +241,7 @@ def _outcome_json(outcome: SyncOutcome) -> dict[str, Any]:
 
 
 def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
-    counts = {k: summary[k] for k in COUNTS}
+    counts = {k: summary[k] for k in (*COUNTS, *PLAN_COUNTS) if k in summary}
     if as_json:
         sys.stdout.write(json.dumps(counts) + "\n")
         return
@@ -236,8 +255,42 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
         typer.echo(f"  quarantine file: {summary['quarantine_file']}")
     if summary.get("failed") and summary.get("dead_letter_file"):
         typer.echo(f"  dead letters: {summary['dead_letter_file']} (apilink dlq list)")
-    if summary.get("dry_run"):
+    if summary.get("planned") and summary.get("dry_run"):
+        _print_plan(summary)
+    elif summary.get("dry_run"):
         _print_preview(summary)
+
+
+def _plan_json(summary: dict[str, Any]) -> dict[str, Any]:
+    """``--plan --json``: the actions first (``create``, ``update``, ``delete``,
+    ``unchanged``), then the example keys and what ``max_delete_ratio`` refused."""
+    if not (summary.get("planned") and summary.get("dry_run")):
+        return {}
+    plan = summary.get("plan", {})
+    return {
+        "create": summary.get("created", 0),
+        "update": summary.get("updated", 0),
+        "delete": summary.get("deleted", 0),
+        "unchanged": summary.get("unchanged", 0),
+        "delete_refused": plan.get("delete_refused", 0),
+        "sample": plan.get("sample", {}),
+    }
+
+
+def _print_plan(summary: dict[str, Any]) -> None:
+    """``--plan``: what a run would do, with a few example keys per action."""
+    plan, actions = summary.get("plan", {}), _plan_json(summary)
+    typer.echo("Plan (nothing was sent):")
+    samples = plan.get("sample", {})
+    for action in ("create", "update", "delete", "unchanged"):
+        shown = samples.get(action, [])
+        example = f"  e.g. {', '.join(json.dumps(k, default=str) for k in shown)}" if shown else ""
+        typer.echo(f"  {action:<9}  {actions[action]:>8}{example}")
+    if plan.get("delete_refused"):
+        typer.echo(
+            f"  the {plan['delete_refused']} deletes exceed max_delete_ratio: a run would "
+            "refuse them (--allow-mass-delete applies them)"
+        )
 
 
 def _print_preview(summary: dict[str, Any]) -> None:

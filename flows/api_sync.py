@@ -22,11 +22,13 @@ from apilink.run.gc_tuning import fewer_collections
 from apilink.run.pipeline import Pipeline, Watchers
 from apilink.run.preview import SendPreview
 from apilink.run.session import SyncSession
-from apilink.run.summary import SyncSummary
+from apilink.run.summary import PLAN_COUNTS, SyncSummary
 from apilink.storage.dead_letter import DeadLetterQueue
+from apilink.storage.delivered import DeliveredStore
 from apilink.storage.quarantine import QuarantineWriter
 from apilink.storage.state import StateStore, SyncCheckpoint
 from apilink.storage.state.acknowledgement import CheckpointWriter
+from apilink.storage.state.store import default_state_dir
 from flows.progress import RunProgress, watched_by
 from flows.reporting import publish_summary
 from tasks.audit import audit_hooks
@@ -87,6 +89,8 @@ async def api_sync(
     source_endpoint: str | None = None,
     target_endpoint: str | None = None,
     dry_run: bool = False,
+    plan: bool = False,
+    allow_mass_delete: bool = False,
     api_key: SecretStr | None = None,
     partition: str | None = None,
     ticket: str | None = None,
@@ -107,6 +111,11 @@ async def api_sync(
         target_endpoint: run only the mappings that write this target endpoint.
         dry_run: extract, validate and map, but send nothing to the target (and keep no
             checkpoint).
+        plan: for ``mode: upsert`` and ``mirror`` mappings, compute what would be created,
+            updated, deleted and left unchanged, and send nothing (a dry run that plans; the
+            run publishes a plan artifact).
+        allow_mass_delete: let a mirror delete more than its ``max_delete_ratio`` of what the
+            target holds.
         api_key: the caller's apilink API key, for a call in process. A deployment run refuses
             it (it would sit in clear in the flow run): pass ``ticket`` instead. The worker's
             own ``APILINK_API_KEY`` is never used.
@@ -146,6 +155,8 @@ async def api_sync(
 
     state: StateStore | None = None
     writer: CheckpointWriter | None = None
+    delivered: DeliveredStore | None = None
+    previewing = dry_run or plan
     try:
         audit = run_audit_log(run_config.config, trusted=run_config.trusted)
         await authorize_run(
@@ -161,6 +172,8 @@ async def api_sync(
                 "source_endpoint": source_endpoint,
                 "target_endpoint": target_endpoint,
                 "dry_run": dry_run,
+                "plan": plan,
+                "allow_mass_delete": allow_mass_delete,
                 "partition": partition,
             },
             audit=audit,
@@ -181,9 +194,11 @@ async def api_sync(
                 on_token=learn,
                 timeout=resolved.timeout_for(resolved.source),
             )
+            # A plan reads the target only to reconcile.
+            reads_target = plan and any(rule.reconcile for rule in rules)
             target_auth = (
                 None
-                if dry_run
+                if previewing and not reads_target
                 else acquire_token(
                     resolved.target,
                     "target",
@@ -193,7 +208,12 @@ async def api_sync(
                 )
             )
         checkpoint: SyncCheckpoint | None = None
-        if not dry_run:
+        if (not previewing or plan) and any(rule.planned for rule in rules):
+            # Only a planned mapping needs it (and PostgreSQL's driver with it).
+            from apilink.storage.delivered.opening import open_delivered_store
+
+            delivered = await open_delivered_store(default_state_dir(resolved.state_dir))
+        if not previewing:
             state = choose_state_store(resolved)
             # Saved by one writer off the event loop, after each request the target accepted
             # (apilink.storage.state.acknowledgement) and each acknowledged chunk: the target never
@@ -230,13 +250,16 @@ async def api_sync(
                         quarantine=quarantine,
                         checkpoint=checkpoint,
                         writer=writer,
-                        dry_run=dry_run,
+                        dry_run=previewing,
                         stages=TaskStages(redaction.filter.redactor),
                         progress=Watchers(progress, *watched_by()),
                         logger=logger,
                         preview=SendPreview(sync_config.logging.filter_fields, run_secrets)
-                        if dry_run
+                        if previewing
                         else None,
+                        delivered=delivered,
+                        state_key=f"{resolved.name}#{partition}" if partition else None,
+                        allow_mass_delete=allow_mass_delete,
                         summary=summary,
                     )
                     await pipeline.run(rules)
@@ -258,16 +281,27 @@ async def api_sync(
             if quarantine.count:
                 summary.quarantine_file = str(quarantine.path)
             complete = not (summary.failed or summary.errors)
+            if summary.planned and audit is not None:
+                # Every action a plan took (or, with --plan, would take), counted per run.
+                audit.record(
+                    "sync.plan" if plan else "sync.apply",
+                    actor=resolved.name,
+                    target=resolved.target.base_url,
+                    outcome="ok" if complete else "failure",
+                    details={k: getattr(summary, k) for k in PLAN_COUNTS},
+                )
             _LAST_SUMMARY[:] = [summary]
             await progress.finish(summary, completed=complete)
             if not progress.lost:  # a Prefect API outage is not waited out here
-                await publish_summary(summary, resolved.name, dry_run, quarantine.preview())
+                await publish_summary(summary, resolved.name, previewing, quarantine.preview())
             logger.info("sync %s: %s", resolved.name, summary.balance())
     finally:
         if writer is not None:
             await writer.idle()
         if state is not None:
             close_state_store(state)
+        if delivered is not None:
+            await delivered.aclose()
         redaction.remove()
         if log_file is not None:
             _detach_log_file(log_file)

@@ -98,6 +98,8 @@ async def partitioned_sync(
     source_endpoint: str | None = None,
     target_endpoint: str | None = None,
     dry_run: bool = False,
+    plan: bool = False,
+    allow_mass_delete: bool = False,
     api_key: SecretStr | None = None,
     poll_interval: float = 2.0,
     ticket: str | None = None,
@@ -112,6 +114,8 @@ async def partitioned_sync(
         source_endpoint: passed to every child.
         target_endpoint: passed to every child.
         dry_run: passed to every child.
+        plan: passed to every child (each plans its own partition's keys).
+        allow_mass_delete: passed to every child.
         api_key: the caller's apilink API key, in process only (a deployment run takes
             ``ticket``). Never a child parameter: each child gets a proof of this run's
             authorization instead (worker key; bound to this run, its partition and its config;
@@ -140,19 +144,21 @@ async def partitioned_sync(
             "source_endpoint": source_endpoint,
             "target_endpoint": target_endpoint,
             "dry_run": dry_run,
+            "plan": plan,
+            "allow_mass_delete": allow_mass_delete,
         },
     )
     worker_key = load_worker_key()
     if sync_config.partitions is None:
-        plan = [Partition(0, "whole sync")]
+        partitions = [Partition(0, "whole sync")]
         endpoints: list[str] = []
     else:
-        plan = plan_partitions(sync_config.partitions)
+        partitions = plan_partitions(sync_config.partitions)
         endpoints = partitioned_endpoints(sync_config)
     logger.info(
         "sync %s: %d partition(s) of %s on %s",
         sync_config.name,
-        len(plan),
+        len(partitions),
         ", ".join(endpoints) or "the whole source",
         child_deployment,
     )
@@ -181,6 +187,8 @@ async def partitioned_sync(
                 "source_endpoint": source_endpoint,
                 "target_endpoint": target_endpoint,
                 "dry_run": dry_run,
+                "plan": plan,
+                "allow_mass_delete": allow_mass_delete,
                 "partition": partition.label,
             },
             flow_run_name=f"{sync_config.name} {partition.label}",
@@ -190,8 +198,8 @@ async def partitioned_sync(
             as_subflow=True,
         )
 
-    runs = await asyncio.gather(*(run_child(p) for p in plan))
-    return await summarize_children(sync_config.name, plan, runs)
+    runs = await asyncio.gather(*(run_child(p) for p in partitions))
+    return await summarize_children(sync_config.name, partitions, runs)
 
 
 async def summarize_children(

@@ -11,7 +11,7 @@ from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from apilink.run.summary import SyncSummary
 from flows.progress import artifact_key
 
-__all__ = ["publish_summary", "summary_markdown"]
+__all__ = ["plan_table", "publish_summary", "summary_markdown"]
 
 
 async def publish_summary(
@@ -43,6 +43,15 @@ async def publish_summary(
                 f"and reasons (the full file: {summary.quarantine_file})",
             )
         )
+    if summary.planned and summary.dry_run:
+        writes.append(
+            acreate_table_artifact(
+                key=f"{key}-plan",
+                table=plan_table(summary),
+                description=f"Plan of `{name}`: what a run would create, update, delete and "
+                "leave unchanged at the target, with example keys; nothing was sent",
+            )
+        )
     if summary.dry_run and summary.preview:
         writes.append(
             acreate_table_artifact(
@@ -54,6 +63,28 @@ async def publish_summary(
             )
         )
     await asyncio.gather(*writes)
+
+
+def plan_table(summary: SyncSummary) -> list[dict[str, Any]]:
+    """A plan's rows: each action, its count and example keys (masked as every output is)."""
+    samples = summary.plan.get("sample", {})
+    counts = {
+        "create": summary.created,
+        "update": summary.updated,
+        "delete": summary.deleted,
+        "unchanged": summary.unchanged,
+    }
+    rows: list[dict[str, Any]] = [
+        {
+            "action": action,
+            "records": count,
+            "example keys": ", ".join(str(k) for k in samples.get(action, [])),
+        }
+        for action, count in counts.items()
+    ]
+    if summary.plan.get("delete_refused"):
+        rows[2]["example keys"] += " (refused: above max_delete_ratio)"
+    return rows
 
 
 def summary_markdown(summary: SyncSummary, name: str, *, dry_run: bool = False) -> str:

@@ -204,12 +204,84 @@ class ConnectionConfig(SecretBearing, _Model):
 
 
 class MappingConfig(_Model):
-    """Records of one source endpoint, reshaped for one target endpoint."""
+    """Records of one source endpoint, reshaped for one target endpoint.
+
+    ``mode`` says what a run sends (see :mod:`apilink.run.plan`): ``append`` sends every
+    record to ``target``; ``upsert`` sends only records new to the target (to ``target``) and
+    changed ones (to ``update``), identified by ``key``; ``mirror`` also deletes (through
+    ``delete``) the records a complete read of the source no longer has.
+    """
 
     source: str
     target: str
     fields: list[FieldMapping] = Field(default_factory=list)
     validation: ValidationRules = Field(default_factory=ValidationRules)
+    mode: Literal["append", "upsert", "mirror"] = Field(
+        "append",
+        description="append: send every record; upsert: only new and changed ones; mirror: "
+        "upsert, and delete what the source no longer has.",
+    )
+    key: str | None = Field(
+        None,
+        description="upsert/mirror: the mapped field that identifies a record at the target.",
+    )
+    update: str | None = Field(
+        None,
+        description="upsert/mirror: the target endpoint for changed records (e.g. PATCH "
+        "/profiles/{external_id}).",
+    )
+    delete: str | None = Field(
+        None,
+        description="mirror: the target endpoint that deletes a record (e.g. DELETE "
+        "/profiles/{external_id}); it is sent the key field alone, with no body.",
+    )
+    reconcile: str | None = Field(
+        None,
+        description="upsert/mirror: a target GET endpoint (paginated like a source) read first, "
+        "to compare against what the target actually holds.",
+    )
+    max_delete_ratio: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="mirror: refuse a plan that deletes a larger share of what the target "
+        "holds (--allow-mass-delete overrides).",
+    )
+
+    @model_validator(mode="after")
+    def _mode_needs(self) -> MappingConfig:
+        where = f"mapping {self.source} -> {self.target}"
+        if self.mode == "append":
+            given = [k for k in ("key", "update", "delete", "reconcile") if getattr(self, k)]
+            if given:
+                raise ValueError(
+                    f"{where}: `{'`, `'.join(given)}` only apply with `mode: upsert` or "
+                    "`mode: mirror` (valid modes: append, upsert, mirror)"
+                )
+            return self
+        missing = [k for k in ("key", "update") if getattr(self, k) is None]
+        if self.mode == "mirror" and self.delete is None:
+            missing.append("delete")
+        if missing:
+            raise ValueError(
+                f"{where}: `mode: {self.mode}` needs `{'`, `'.join(missing)}` (key: the mapped "
+                "field that identifies a record; update: the target endpoint for changed "
+                "records"
+                + (
+                    "; delete: the target endpoint that deletes one"
+                    if self.mode == "mirror"
+                    else ""
+                )
+                + ")"
+            )
+        if self.mode == "upsert" and self.delete is not None:
+            raise ValueError(f"{where}: `delete` only applies with `mode: mirror`")
+        return self
+
+    @property
+    def planned(self) -> bool:
+        """Whether runs plan against what the target holds (upsert or mirror)."""
+        return self.mode != "append"
 
 
 class LoggingConfig(_Model):
@@ -319,6 +391,27 @@ class SyncConfig(SecretBearing, _Model):
                         f"mapping names {side} endpoint {name!r}, which `{side}.endpoints` "
                         f"does not define; defined: {valid}"
                     )
+        targets = self.target.endpoints
+        for rule in self.mapping:
+            for role in ("update", "delete", "reconcile"):
+                name = getattr(rule, role)
+                if name is not None and name not in targets:
+                    raise ValueError(
+                        f"mapping {rule.source} -> {rule.target}: `{role}` names target "
+                        f"endpoint {name!r}, which `target.endpoints` does not define; "
+                        f"defined: {', '.join(sorted(targets))}"
+                    )
+            if rule.reconcile is not None and targets[rule.reconcile].method != "GET":
+                raise ValueError(
+                    f"mapping {rule.source} -> {rule.target}: `reconcile` endpoint "
+                    f"{rule.reconcile!r} must be a GET (it is read like a source)"
+                )
+            if rule.mode == "mirror" and self.incremental is not None:
+                raise ValueError(
+                    f"mapping {rule.source} -> {rule.target}: `mode: mirror` deletes what a "
+                    "complete read of the source no longer has, and `incremental:` reads only "
+                    "what changed; use `mode: upsert` with `incremental:`"
+                )
         return self
 
     def timeout_for(self, connection: ConnectionConfig) -> TimeoutConfig:

@@ -179,7 +179,10 @@ class Loader:
         self._protection = RequestProtection.of(
             f"target.endpoints.{name}", endpoint.encrypt, endpoint.sign, headers=endpoint.headers
         )
-        if not any(k.lower() == "content-type" for k in self._headers):
+        # A DELETE carries no body (the record only names the path), and its 404 means the
+        # record is gone already: what a rerun after a crash, or a replay, finds.
+        self._deleting = endpoint.method == "DELETE"
+        if not self._deleting and not any(k.lower() == "content-type" for k in self._headers):
             self._headers["Content-Type"] = "application/json"
         self.redactor = redactor or Redactor()
         self.concurrency = concurrency
@@ -321,7 +324,7 @@ class Loader:
                     fast_lane=True,  # one request per record: see apilink.http.fast_lane
                     headers=headers,
                     params=self.endpoint.params or None,
-                    content=content,
+                    content=None if self._deleting else content,
                 )
             except (AuthError, TLSRefused) as exc:
                 # A refused client certificate refuses every record alike, as a 401 does.
@@ -334,9 +337,10 @@ class Loader:
                 return 0, failures + self._failed(
                     records, None, f"{type(exc).__name__}: {exc}", key
                 )
-            if response.is_success and then is not None:
+            accepted = response.is_success or (self._deleting and response.status_code == 404)
+            if accepted and then is not None:
                 await then()
-        if response.is_success:
+        if accepted:
             return len(records), failures
         if response.status_code in _REFUSED_CREDENTIALS:
             try:

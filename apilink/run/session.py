@@ -22,7 +22,8 @@ __all__ = ["MappingRun", "SyncSession"]
 
 @dataclass
 class MappingRun:
-    """The workers of one ``mapping:`` entry: reader, validator, mapper, loader."""
+    """The workers of one ``mapping:`` entry: reader, validator, mapper, loader (and, for
+    ``mode: upsert`` or ``mirror``, the loaders of its ``update`` and ``delete`` endpoints)."""
 
     config: SyncConfig
     rule: MappingConfig
@@ -30,6 +31,8 @@ class MappingRun:
     validator: Validator
     mapper: RecordMapper
     loader: Loader
+    updater: Loader | None = None
+    deleter: Loader | None = None
 
 
 class SyncSession:
@@ -143,6 +146,22 @@ class SyncSession:
             validator=Validator(rules_from_config(rule.validation), engine=rule.validation.engine),
             mapper=RecordMapper(rule.fields),
             loader=self.loader(rule.target),
+            updater=self.loader(rule.update) if rule.update else None,
+            deleter=self.loader(rule.delete) if rule.delete else None,
+        )
+
+    def holdings(self, rule: MappingConfig) -> PageReader:
+        """A reader of what the target holds, through the mapping's ``reconcile`` endpoint
+        (on the target's client: its credentials, origin and HTTPS rules)."""
+        if rule.reconcile is None:
+            raise ValueError(f"mapping {rule.source} -> {rule.target} has no reconcile")
+        return PageReader(
+            self.target,
+            rule.reconcile,
+            self.config.target.endpoints[rule.reconcile],
+            self.target_policy,
+            deadline=self.read_deadline,
+            clock=self.target_policy.clock,
         )
 
     async def __aenter__(self) -> SyncSession:

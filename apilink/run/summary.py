@@ -6,11 +6,16 @@ from collections.abc import Iterable, Sized
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["COUNTS", "SyncSummary"]
+__all__ = ["COUNTS", "PLAN_COUNTS", "SyncSummary"]
 
 COUNTS: tuple[str, ...] = ("extracted", "skipped", "valid", "quarantined", "loaded", "failed")
 """The six counts of a run, in the order every summary shows them (the CLI, the Prefect
 artifacts, the partitioned flow's table and totals, ``apilink sync --json``)."""
+
+PLAN_COUNTS: tuple[str, ...] = ("created", "updated", "unchanged", "deleted")
+"""What a run of a ``mode: upsert`` or ``mirror`` mapping adds (:mod:`apilink.run.plan`):
+``loaded`` is then ``created + updated``; deletes are counted apart (they are not source
+records)."""
 
 
 @dataclass
@@ -34,6 +39,10 @@ class SyncSummary:
         preview: in a dry run, the first mapped records each target endpoint would have
             been sent, masked as the quarantine masks them (``endpoint`` plus the record's
             fields).
+        planned: a mapping ran in ``mode: upsert`` or ``mirror``: the :data:`PLAN_COUNTS`
+            are part of the counts, and ``unchanged`` records balance like loaded ones.
+        plan: with ``--plan``, example keys per action (``create``, ``update``, ``delete``)
+            and the deletes ``max_delete_ratio`` would refuse (``delete_refused``).
     """
 
     extracted: int = 0
@@ -49,6 +58,12 @@ class SyncSummary:
     errors: list[str] = field(default_factory=list)
     dry_run: bool = False
     preview: list[dict[str, Any]] = field(default_factory=list)
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    planned: bool = False
+    plan: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def for_chunk(cls, records: Sized) -> SyncSummary:
@@ -70,8 +85,9 @@ class SyncSummary:
         return self.failed
 
     def add(self, other: SyncSummary) -> None:
-        for name in COUNTS:
+        for name in (*COUNTS, *PLAN_COUNTS):
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.planned = self.planned or other.planned
         for reason, count in other.quarantine_reasons.items():
             self.quarantine_reasons[reason] = self.quarantine_reasons.get(reason, 0) + count
         self.resumed_chunks += other.resumed_chunks
@@ -85,29 +101,43 @@ class SyncSummary:
 
     @property
     def would_send(self) -> int:
-        """In a dry run, the records that would have been sent (mapped, not set aside)."""
-        return self.valid if self.dry_run else 0
+        """In a dry run, the records that would have been sent (mapped, not set aside, and
+        not unchanged at the target)."""
+        return self.valid - self.unchanged if self.dry_run else 0
 
     @property
     def balanced(self) -> bool:
         """Whether every extracted record is accounted for."""
         delivered = self.would_send if self.dry_run else self.loaded
-        return self.extracted == delivered + self.quarantined + self.failed + self.skipped
+        return (
+            self.extracted
+            == delivered + self.unchanged + self.quarantined + self.failed + self.skipped
+        )
 
     def balance(self) -> str:
         """The invariant in words, e.g. ``extracted 120 = loaded 100 + quarantined 8 +
         dead-lettered 12 + skipped 0`` (``would send`` in a dry run), with ``UNBALANCED`` when
         it does not hold."""
         delivered = f"would send {self.would_send}" if self.dry_run else f"loaded {self.loaded}"
+        if self.planned:
+            would = "would " if self.dry_run else ""
+            delivered = (
+                f"{would}create {self.created} + {would}update {self.updated} + "
+                f"unchanged {self.unchanged}"
+            )
         line = (
             f"extracted {self.extracted} = {delivered} + quarantined "
             f"{self.quarantined} + dead-lettered {self.failed} + skipped {self.skipped}"
         )
+        if self.planned:
+            line += f"; {'would delete' if self.dry_run else 'deleted'} {self.deleted}"
         return line if self.balanced else f"UNBALANCED: {line}"
 
     def counts(self) -> dict[str, int]:
-        """The six counts, as ``apilink sync --json`` prints them."""
-        return {name: getattr(self, name) for name in COUNTS}
+        """The six counts (and the :data:`PLAN_COUNTS` of a planned run), as ``apilink sync
+        --json`` prints them."""
+        names = (*COUNTS, *PLAN_COUNTS) if self.planned else COUNTS
+        return {name: getattr(self, name) for name in names}
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -116,4 +146,9 @@ class SyncSummary:
             data["would_send"] = self.would_send
         else:  # what a run that sent its records reports, unchanged
             del data["dry_run"], data["preview"]
+        if not self.planned:
+            for name in (*PLAN_COUNTS, "planned", "plan"):
+                del data[name]
+        elif not self.dry_run:
+            del data["plan"]
         return data

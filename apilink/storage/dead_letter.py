@@ -96,15 +96,17 @@ def letters_from_failures(
     rule: MappingConfig,
     failures: Iterable[DeliveryFailure],
     *,
+    target: str | None = None,
     now: datetime | None = None,
 ) -> list[DeadLetter]:
-    """Dead letters for the failures of one chunk's delivery."""
+    """Dead letters for the failures of one chunk's delivery to ``target`` (the endpoint the
+    requests went to: the mapping's, or its ``update`` or ``delete`` endpoint)."""
     at = (now or datetime.now(UTC)).isoformat()
     return [
         DeadLetter(
             sync=config.name,
             mapping=f"{rule.source}->{rule.target}",
-            target=rule.target,
+            target=target or rule.target,
             stage="load",
             record=f.record,
             idempotency_key=f.idempotency_key,
@@ -337,7 +339,7 @@ def letters_for_records(
         DeadLetter(
             sync=config.name,
             mapping=f"{rule.source}->{rule.target}",
-            target=rule.target,
+            target=loader.name if loader is not None else rule.target,
             stage=stage,
             record=record,
             idempotency_key=key,

@@ -27,6 +27,7 @@ from apilink.run.session import MappingRun, SyncSession
 from apilink.run.stages import DirectStages
 from apilink.run.summary import SyncSummary
 from apilink.storage.dead_letter import DeadLetterQueue
+from apilink.storage.delivered.sqlite import SQLiteDeliveredStore
 from apilink.storage.quarantine import QuarantineWriter
 from apilink.storage.state import FileStateStore, StateError, SyncCheckpoint
 from apilink.storage.state.acknowledgement import CheckpointWriter, ChunkDeliveries
@@ -328,3 +329,34 @@ def test_the_engine_imports_no_prefect() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_partition_plans_against_its_own_keys_only(apis: Any, tmp_path: Path) -> None:
+    started = apis(items(30))
+    base = started.config()
+    raw = base.model_dump(mode="json", by_alias=True, exclude_none=True)
+    raw["target"]["auth"]["token"] = TOKEN
+    raw["target"]["endpoints"]["items_update"] = {"path": "/items", "method": "POST"}
+    raw["mapping"][0] |= {"mode": "upsert", "key": "external_id", "update": "items_update"}
+    config = SyncConfig.model_validate(raw)
+
+    async def once(state_key: str) -> SyncSummary:
+        delivered = SQLiteDeliveredStore(tmp_path / "delivered.sqlite3")
+        async with SyncSession(config, target_auth=build_auth(config.target.auth)) as session:
+            pipeline = Pipeline(
+                session,
+                DeadLetterQueue.for_sync(config),
+                delivered=delivered,
+                state_key=state_key,
+            )
+            summary = await pipeline.run(config.mapping)
+        await delivered.aclose()
+        return summary
+
+    first = asyncio.run(once("pipeline#p1"))
+    other = asyncio.run(once("pipeline#p2"))
+    again = asyncio.run(once("pipeline#p1"))
+    assert (first.created, first.unchanged) == (30, 0)
+    assert (other.created, other.unchanged) == (30, 0)  # p1's keys are not p2's
+    assert (again.created, again.unchanged, again.loaded) == (0, 30, 0)
+    assert first.balanced and other.balanced and again.balanced
