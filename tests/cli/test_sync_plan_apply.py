@@ -25,9 +25,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from apilink.demo import serve
+from apilink.storage.delivered.opening import DELIVERED_DATABASE_ENV
 from tests.cli.test_sync import APILINK, apilink
 from tests.cli.test_sync_sources import JSON_SERVER_PAGES
 from tests.fixtures.json_server import JsonServer
+from tests.fixtures.postgres import Postgres
 from tests.security.prefect_api import read_run
 
 _COLOURS = re.compile(r"\x1b\[[0-9;]*m")
@@ -383,3 +385,27 @@ def test_refused_updates_and_deletes_are_dead_lettered_and_dlq_retry_applies_the
         again = json.loads(apilink("sync", "-c", str(path), "--json", env=env).stdout)
         assert (again["updated"], again["deleted"], again["unchanged"]) == (2, 2, 42)
         assert target.profiles == mapped
+
+
+def test_workers_on_two_machines_share_the_keys_through_postgresql(
+    prefect_harness: str, json_server: JsonServer, tmp_path: Path, postgres: Postgres
+) -> None:
+    runs = Runs(json_server, tmp_path, prefect_harness)
+    shared = {"PREFECT_API_URL": prefect_harness, DELIVERED_DATABASE_ENV: postgres.url}
+
+    def sync_on(machine: str) -> dict[str, Any]:
+        state = {"APILINK_STATE_DIR": str(tmp_path / machine)}
+        done = apilink("sync", "-c", str(runs.path), "--json", env={**shared, **state})
+        assert done.returncode == 0, done.stderr
+        assert postgres.password not in done.stdout + done.stderr
+        outcome: dict[str, Any] = json.loads(done.stdout)
+        return outcome
+
+    assert sync_on("one")["created"] == 45
+    runs.writes()
+    _change_the_source(json_server.url)
+    second = sync_on("two")  # another state directory: only the database is shared
+    assert (second["created"], second["updated"], second["deleted"]) == (1, 2, 2)
+    assert runs.writes() == {"POST": 1, "PATCH": 2, "DELETE": 2}
+    assert sync_on("one")["unchanged"] == 44 and runs.writes() == {}
+    assert not (tmp_path / "one" / "delivered.sqlite3").exists()
