@@ -17,15 +17,20 @@ too (the plan holds a chunk's keys, never the run's).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
+from apilink.run.plan import record_digest
+from apilink.storage.delivered.sqlite import SQLiteDeliveredStore
 from bench.configs import sync_config, write_sync_config
 from bench.processes import apilink_command, compile_bytecode, prefect_server, run_measured
 from bench.servers import ApiServer
@@ -54,12 +59,36 @@ def _config(source: str, target: str, limit: int) -> dict[str, Any]:
     return config
 
 
+async def _store_size(keys: int, folder: Path) -> None:
+    """A million keys in the local store: its size on disk, and a chunk's lookup."""
+    store = SQLiteDeliveredStore(folder / "delivered.sqlite3")
+    started = time.perf_counter()
+    step = 20_000
+    for first in range(0, keys, step):
+        chunk = [str(n) for n in range(first, min(first + step, keys))]
+        await store.record("bench:keys", [(k, record_digest({"id": k})) for k in chunk])
+    wrote = time.perf_counter() - started
+    probe = [str(n) for n in range(keys // 2, keys // 2 + step)]
+    started = time.perf_counter()
+    found = await store.lookup("bench:keys", probe)
+    looked = time.perf_counter() - started
+    await store.aclose()
+    size = sum(p.stat().st_size for p in folder.glob("delivered.sqlite3*")) / 1e6
+    rss = psutil.Process().memory_info().rss / 1e6
+    print(
+        f"  store: {keys:,} keys in {size:.0f} MB on disk (written in {wrote:.1f} s); "
+        f"a 20,000-key lookup {looked * 1000:.0f} ms ({len(found):,} found); "
+        f"this process {rss:.0f} MB RSS"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--scale", type=float, default=float(os.environ.get("APILINK_BENCH_SCALE", 1))
     )
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--keys", type=int, default=1_000_000, help="Keys for the store figure.")
     args = parser.parse_args(argv)
     limit = max(1000, int(FULL_SIZE * args.scale))
     compile_bytecode()
@@ -112,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  --dry-run, same source: {base:6.2f} s  {rss['dry-run']:5.0f} MB")
             verdict = "ok" if ratio <= RATIO_TARGET else "MISSED"
             print(f"  unchanged run / dry run: {ratio:.2f}x (target <= {RATIO_TARGET}x)  {verdict}")
+        (workdir / "keys").mkdir()
+        asyncio.run(_store_size(args.keys, workdir / "keys"))
     return 1 if failed else 0
 
 

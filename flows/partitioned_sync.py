@@ -38,7 +38,7 @@ from apilink.run.partitions import (
     partitioned_endpoints,
     plan_partitions,
 )
-from apilink.run.summary import COUNTS
+from apilink.run.summary import COUNTS, PLAN_COUNTS
 from flows.progress import artifact_key
 from tasks.rbac_guard import authorize_run
 from tasks.run_config import load_raw_config, load_run_config
@@ -57,12 +57,13 @@ DEFAULT_CHILD_DEPLOYMENT = "api_sync/partition"
 
 def summary_from_table(rows: list[dict[str, Any]]) -> dict[str, int]:
     """The counts (:data:`~apilink.run.summary.COUNTS`) from the rows of an ``api_sync`` counts
-    table artifact; a count the table lacks (a child from before it existed) is 0."""
+    table artifact; a count the table lacks (a child from before it existed) is 0. A planned
+    child's :data:`~apilink.run.summary.PLAN_COUNTS` come too."""
     counts = dict.fromkeys(COUNTS, 0)
     for row in rows:
         stage, records = row.get("stage"), row.get("records")
-        if stage in counts and isinstance(records, int):
-            counts[stage] = records
+        if (stage in counts or stage in PLAN_COUNTS) and isinstance(records, int):
+            counts[str(stage)] = records
     return counts
 
 
@@ -223,7 +224,7 @@ async def summarize_children(
         if not completed:
             failed.append(f"{partition.label} ({state})")
         for key, value in (counts or {}).items():
-            totals[key] += value
+            totals[key] = totals.get(key, 0) + value
         rows.append(
             {
                 "partition": partition.label,

@@ -96,7 +96,12 @@ class Runs:
         return done.returncode, json.loads(lines[-1]) if lines else {}, done.stderr
 
     def writes(self) -> dict[str, int]:
-        """The writes to /profiles json-server logged since the last call, by method."""
+        """The writes to /profiles json-server logged since the last call, by method (once
+        its log has been still for a moment: json-server logs a request after answering)."""
+        size = -1
+        while size != self.server.log.stat().st_size:
+            size = self.server.log.stat().st_size
+            time.sleep(0.3)
         text = _COLOURS.sub("", self.server.log.read_text(encoding="utf-8", errors="replace"))
         lines = [m.group(1) for m in map(_WRITE.match, text.splitlines()) if m]
         new, self.seen = lines[self.seen :], len(lines)
@@ -221,7 +226,12 @@ def test_reconcile_starts_from_a_target_that_already_holds_data(
                 profile["display_name"] = "drifted"
             http.post("/profiles", json=profile).raise_for_status()
         http.post("/profiles", json={"id": 999, "email": "gone@example.com"}).raise_for_status()
-    runs.writes()
+    # json-server writes its log lines after it answers: wait for the 41 set-up POSTs.
+    seeded, deadline = 0, time.monotonic() + 10
+    while seeded < 41 and time.monotonic() < deadline:
+        seeded += runs.writes().get("POST", 0)
+        time.sleep(0.05)
+    assert seeded == 41
 
     code, plan, err = runs.sync("--plan")
     assert code == 0, err

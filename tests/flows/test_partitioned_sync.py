@@ -79,6 +79,13 @@ def test_summary_from_table_reads_the_counts_table() -> None:
     }
     # A child of an apilink from before `skipped` existed: none skipped.
     assert summary_from_table([r for r in rows if r["stage"] != "skipped"])["skipped"] == 0
+    # A planned child (mode upsert or mirror) adds what it created, updated and deleted.
+    planned = [*rows, *({"stage": k, "records": n} for k, n in [("created", 3), ("deleted", 1)])]
+    assert summary_from_table(planned) == {
+        **summary_from_table(rows),
+        "created": 3,
+        "deleted": 1,
+    }
 
 
 def _run(name: str, state: Any) -> FlowRun:
